@@ -10,6 +10,11 @@ export interface ModelPrediction {
   readonly score?: number;
   /** Index into `manifest.output.bands`. */
   readonly bandIndex: number;
+  /**
+   * Other tensor outputs of the graph by output name, one value per row (e.g. NEWS2 sub-scores
+   * `subscore_pulse`). Absent when the graph has no outputs beyond probability/score/band.
+   */
+  readonly outputs?: Readonly<Record<string, number>>;
 }
 
 export interface LoadedModel {

@@ -1,0 +1,70 @@
+/**
+ * Assembly of the HTTP service: ingress, health, metrics, the /fhir facade, one error handler.
+ * Reads top-down as the system: routes in the order a request meets them.
+ */
+import express, { type Express } from 'express';
+import { createFhirFacade, type FacadeDeps } from './api/fhir-facade.ts';
+import { errorHandler, sendFhir } from './api/async-route.ts';
+import { createIngressRouter } from './ingress/router.ts';
+import type { EventSink } from './ingress/resource-event.ts';
+import { registry } from './observability/metrics.ts';
+import { outcome } from './outcomes.ts';
+
+export interface AppDeps extends FacadeDeps {
+  sink: EventSink;
+  notifySecret?: string;
+  notifyBodyLimit: number;
+  /** Redis answers and the queues can take events. */
+  redisReady: () => Promise<boolean>;
+  sampleQueueDepths?: () => Promise<void>;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+
+  app.use(
+    createIngressRouter({
+      sink: deps.sink,
+      bodyLimitBytes: deps.notifyBodyLimit,
+      ...(deps.notifySecret ? { notifySecret: deps.notifySecret } : {}),
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', (_req, res, next) => {
+    void (async () => {
+      const redis = await deps.redisReady();
+      const models = deps.models.list().map((m) => m.manifest.id);
+      const reasons: string[] = [];
+      if (!redis) reasons.push('redis does not answer');
+      if (models.length === 0) reasons.push('no model loaded');
+      res.status(reasons.length === 0 ? 200 : 503).json({
+        status: reasons.length === 0 ? 'ready' : 'not-ready',
+        reasons,
+        redis: redis ? 'up' : 'down',
+        models,
+        modelProblems: deps.models.problems,
+      });
+    })().catch(next);
+  });
+
+  app.get('/metrics', (_req, res, next) => {
+    void (async () => {
+      await deps.sampleQueueDepths?.().catch(() => undefined);
+      res.set('content-type', registry.contentType).send(await registry.metrics());
+    })().catch(next);
+  });
+
+  app.use('/fhir', express.json({ type: ['application/json', 'application/fhir+json'], limit: '1mb' }), createFhirFacade(deps));
+
+  app.use((req, res) => {
+    sendFhir(res, 404, outcome('error', 'not-found', `No route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,185 @@
+/**
+ * Environment → typed, validated configuration.
+ *
+ * Every variable is documented here (and in README "Configuration"). `loadConfig` collects every
+ * problem before failing, so an operator fixes a bad deployment in one round: one line per problem.
+ */
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+/** The bundled models shipped with fhir-risk (`models/` at the repository root). */
+export const BUNDLED_MODELS_DIR = fileURLToPath(new URL('../models/', import.meta.url));
+/** The bundled conformance resources (`fhir-profiles/`). */
+export const BUNDLED_PROFILES_DIR = fileURLToPath(new URL('../fhir-profiles/', import.meta.url));
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const bytes = z
+  .string()
+  .regex(/^\d+(kb|mb|b)?$/i, 'a size such as 5mb, 512kb or 1048576')
+  .transform((v) => {
+    const m = /^(\d+)(kb|mb|b)?$/i.exec(v)!;
+    const n = Number(m[1]);
+    const unit = (m[2] ?? 'b').toLowerCase();
+    return unit === 'mb' ? n * 1024 * 1024 : unit === 'kb' ? n * 1024 : n;
+  });
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const envSchema = z.object({
+  /** The EHR's FHIR R4 base URL: where patient data is read (and, by default, results written). */
+  FHIR_BASE_URL: httpUrl.optional(),
+  /** Where RiskAssessments are written and read back, when the EHR does not accept them. */
+  RESULTS_FHIR_BASE_URL: httpUrl.optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
+  PORT: int(0, 65535).default(8080),
+  /** Prefix of every BullMQ key. Wrapped in {} for Redis Cluster so a queue's keys share a slot. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.{}-]+$/, 'letters, digits, _ . - { } only')
+    .default('fhir-risk'),
+  MODELS_DIR: z.string().min(1).default(BUNDLED_MODELS_DIR),
+  /** Fail start-up when any model is broken, instead of disabling just that model. */
+  MODELS_STRICT: bool.default(false),
+  /** Comma-separated model ids not to run. */
+  MODELS_DISABLED: z.string().default(''),
+  /** Comma-separated model ids written with status `preliminary` (shadow mode). */
+  MODELS_SHADOW: z.string().default(''),
+  /** Shared secret notifications must prove (X-Signature HMAC, Bearer or ?token=). */
+  NOTIFY_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  NOTIFY_BODY_LIMIT: bytes.default(5 * 1024 * 1024),
+  /** A burst of events for one patient and model within this window becomes one scoring. */
+  SCORE_DEBOUNCE_MS: int(0, 600_000).default(2000),
+  WORKER_CONCURRENCY: int(1, 256).default(8),
+  /** How RiskAssessments are written: PUT with a deterministic id, or conditional create. */
+  WRITE_MODE: z.enum(['put', 'conditional-create']).default('put'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** The public URL of this service, used in paging links of the /fhir facade. */
+  PUBLIC_BASE_URL: httpUrl.optional(),
+  FHIR_AUTH: z.enum(['none', 'bearer', 'client-credentials', 'smart-backend']).default('none'),
+  FHIR_BEARER_TOKEN: z.string().min(1).optional(),
+  FHIR_TOKEN_URL: httpUrl.optional(),
+  FHIR_CLIENT_ID: z.string().min(1).optional(),
+  FHIR_CLIENT_SECRET: z.string().min(1).optional(),
+  FHIR_SCOPE: z.string().min(1).optional(),
+  /** EHR request timeout. */
+  FHIR_TIMEOUT_MS: int(100, 600_000).default(15_000),
+});
+
+export type AuthConfig =
+  | { kind: 'none' }
+  | { kind: 'bearer'; token: string }
+  | { kind: 'client-credentials'; tokenUrl: string; clientId: string; clientSecret: string; scope?: string }
+  | { kind: 'smart-backend'; tokenUrl: string; clientId: string; scope?: string };
+
+export interface Config {
+  fhirBaseUrl?: string;
+  resultsBaseUrl?: string;
+  redisUrl: string;
+  port: number;
+  queuePrefix: string;
+  modelsDir: string;
+  modelsStrict: boolean;
+  modelsDisabled: string[];
+  modelsShadow: string[];
+  notifySecret?: string;
+  notifyBodyLimit: number;
+  scoreDebounceMs: number;
+  workerConcurrency: number;
+  writeMode: 'put' | 'conditional-create';
+  logLevel: string;
+  publicBaseUrl?: string;
+  auth: AuthConfig;
+  fhirTimeoutMs: number;
+}
+
+export interface LoadConfigOptions {
+  /** The command needs the EHR (`start`, `serve`, `worker`, `sweep`, …). */
+  requireFhir: boolean;
+}
+
+function list(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Reads and validates the environment. Throws ConfigError with one line per problem. */
+export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions): Config {
+  // Empty strings are "unset": Helm and docker-compose render absent values as "".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  if (options.requireFhir && !e.FHIR_BASE_URL) problems.push('FHIR_BASE_URL: required (the EHR FHIR R4 base URL)');
+
+  const need = (name: keyof typeof e, why: string): string => {
+    const value = e[name];
+    if (typeof value !== 'string' || value === '') {
+      problems.push(`${name}: required when ${why}`);
+      return '';
+    }
+    return value;
+  };
+  let auth: AuthConfig = { kind: 'none' };
+  switch (e.FHIR_AUTH) {
+    case 'none':
+      break;
+    case 'bearer':
+      auth = { kind: 'bearer', token: need('FHIR_BEARER_TOKEN', 'FHIR_AUTH=bearer') };
+      break;
+    case 'client-credentials':
+      auth = {
+        kind: 'client-credentials',
+        tokenUrl: need('FHIR_TOKEN_URL', 'FHIR_AUTH=client-credentials'),
+        clientId: need('FHIR_CLIENT_ID', 'FHIR_AUTH=client-credentials'),
+        clientSecret: need('FHIR_CLIENT_SECRET', 'FHIR_AUTH=client-credentials'),
+        ...(e.FHIR_SCOPE ? { scope: e.FHIR_SCOPE } : {}),
+      };
+      break;
+    case 'smart-backend':
+      problems.push('FHIR_AUTH: smart-backend is not implemented yet; use bearer or client-credentials');
+      break;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    ...(e.FHIR_BASE_URL ? { fhirBaseUrl: e.FHIR_BASE_URL } : {}),
+    ...(e.RESULTS_FHIR_BASE_URL ?? e.FHIR_BASE_URL ? { resultsBaseUrl: e.RESULTS_FHIR_BASE_URL ?? e.FHIR_BASE_URL } : {}),
+    redisUrl: e.REDIS_URL,
+    port: e.PORT,
+    queuePrefix: e.QUEUE_PREFIX,
+    modelsDir: e.MODELS_DIR,
+    modelsStrict: e.MODELS_STRICT,
+    modelsDisabled: list(e.MODELS_DISABLED),
+    modelsShadow: list(e.MODELS_SHADOW),
+    ...(e.NOTIFY_SECRET ? { notifySecret: e.NOTIFY_SECRET } : {}),
+    notifyBodyLimit: e.NOTIFY_BODY_LIMIT,
+    scoreDebounceMs: e.SCORE_DEBOUNCE_MS,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    writeMode: e.WRITE_MODE,
+    logLevel: e.LOG_LEVEL,
+    ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL } : {}),
+    auth,
+    fhirTimeoutMs: e.FHIR_TIMEOUT_MS,
+  };
+}

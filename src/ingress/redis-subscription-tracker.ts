@@ -1,0 +1,95 @@
+/**
+ * Redis-backed `SubscriptionTracker`, shared by every replica.
+ *
+ * Keys (under the prefix passed in): `<prefix>:subscription:<reference>` is a hash
+ * `{ last, seenAt, heartbeatPeriod }`; `<prefix>:subscriptions` is the set of references seen.
+ * The counter rules run in one Lua script (atomic), mirroring `advanceEventCounter`.
+ */
+import type { Redis } from 'ioredis';
+import {
+  counterStep,
+  overdueHeartbeats,
+  type EventGap,
+  type OverdueHeartbeat,
+  type SubscriptionObservation,
+  type SubscriptionTracker,
+} from './subscription-tracker.ts';
+
+// KEYS[1] = subscription hash, KEYS[2] = index set. ARGV = reference, seenAtMs, heartbeatPeriod
+// ('' = unchanged), mode ('' = no counter step), lowest, highest. Returns {} or {from, to}.
+const OBSERVE_SCRIPT = `
+redis.call('SADD', KEYS[2], ARGV[1])
+local seen = tonumber(redis.call('HGET', KEYS[1], 'seenAt'))
+local at = tonumber(ARGV[2])
+if seen == nil or at > seen then redis.call('HSET', KEYS[1], 'seenAt', ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'heartbeatPeriod', ARGV[3]) end
+local mode = ARGV[4]
+if mode == '' then return {} end
+local lowest = tonumber(ARGV[5])
+local highest = tonumber(ARGV[6])
+local last = tonumber(redis.call('HGET', KEYS[1], 'last'))
+if mode == 'reset' or last == nil then
+  redis.call('HSET', KEYS[1], 'last', highest)
+  return {}
+end
+if highest < last then
+  if mode == 'authoritative' or lowest <= 1 then redis.call('HSET', KEYS[1], 'last', highest) end
+  return {}
+end
+redis.call('HSET', KEYS[1], 'last', highest)
+if lowest > last + 1 then return {last + 1, lowest - 1} end
+return {}
+`;
+
+export class RedisSubscriptionTracker implements SubscriptionTracker {
+  /**
+   * @param redis - an ioredis connection (not one in subscriber mode)
+   * @param keyPrefix - e.g. `fhir-risk:ingress`; keys are `<keyPrefix>:subscription:…`
+   */
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+  ) {}
+
+  async observe(observation: SubscriptionObservation): Promise<EventGap | undefined> {
+    const step = counterStep(observation);
+    const result = (await this.redis.eval(
+      OBSERVE_SCRIPT,
+      2,
+      this.subscriptionKey(observation.subscription),
+      this.indexKey(),
+      observation.subscription,
+      String(observation.at.getTime()),
+      observation.heartbeatPeriodSeconds === undefined ? '' : String(observation.heartbeatPeriodSeconds),
+      step?.mode ?? '',
+      String(step?.lowest ?? 0),
+      String(step?.highest ?? 0),
+    )) as number[];
+    if (result.length !== 2) return undefined;
+    return { subscription: observation.subscription, from: Number(result[0]), to: Number(result[1]) };
+  }
+
+  async heartbeatStatus(now: Date): Promise<OverdueHeartbeat[]> {
+    const references = await this.redis.smembers(this.indexKey());
+    if (references.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const reference of references) pipeline.hmget(this.subscriptionKey(reference), 'seenAt', 'heartbeatPeriod');
+    const replies = (await pipeline.exec()) ?? [];
+    const entries = references.flatMap((subscription, i) => {
+      const [err, values] = replies[i] ?? [];
+      if (err || !Array.isArray(values)) return [];
+      const [seenAt, period] = values as (string | null)[];
+      if (seenAt === null || seenAt === undefined) return [];
+      return [{ subscription, lastSeenMs: Number(seenAt), ...(period ? { heartbeatPeriodSeconds: Number(period) } : {}) }];
+    });
+    return overdueHeartbeats(entries, now);
+  }
+
+  private subscriptionKey(reference: string): string {
+    return `${this.keyPrefix}:subscription:${reference}`;
+  }
+
+  private indexKey(): string {
+    return `${this.keyPrefix}:subscriptions`;
+  }
+}

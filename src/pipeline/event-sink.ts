@@ -1,0 +1,101 @@
+/**
+ * The Redis-backed EventSink that ingress writes to.
+ *
+ * An event is acknowledged only after BullMQ has stored it. Resource bodies stay here, in the
+ * request path: we derive the patient id and the triggered models from them and enqueue only
+ * ids and versions.
+ */
+import { createHash } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { FhirResource } from 'fhir/r4.js';
+import { QueueUnavailableError } from '../errors.ts';
+import type { EnqueueResult, EventSink, ResourceEvent } from '../ingress/resource-event.ts';
+import { logger } from '../observability/logger.ts';
+import { stageLatency } from '../observability/metrics.ts';
+import { JOB_ATTEMPTS, JOB_BACKOFF, KEEP_COMPLETED_EVENTS, KEEP_FAILED, eventJobId, type EventJobData } from './jobs.ts';
+
+/** What the resource itself tells us, computed without any EHR call. */
+export interface TriggerInfo {
+  patientId?: string;
+  models: string[];
+}
+
+export type TriggerMatcher = (resource: FhirResource) => TriggerInfo;
+
+export interface RedisEventSinkOptions {
+  events: Queue<EventJobData>;
+  triggers: TriggerMatcher;
+  /** Starts a reconciliation sweep (debounced by the caller). */
+  onSweepRequested?: (reason: string) => Promise<void>;
+}
+
+const ENTERED_IN_ERROR = new Set(['entered-in-error']);
+
+export class RedisEventSink implements EventSink {
+  constructor(private readonly options: RedisEventSinkOptions) {}
+
+  async enqueue(events: readonly ResourceEvent[]): Promise<EnqueueResult> {
+    const receivedAt = Date.now();
+    let ignored = 0;
+    const jobs: { name: string; data: EventJobData; opts: { jobId: string } }[] = [];
+    for (const event of events) {
+      const data = this.toJobData(event, receivedAt);
+      if (!data) {
+        ignored++;
+        continue;
+      }
+      const hash = event.resource ? createHash('sha256').update(JSON.stringify(event.resource)).digest('hex') : undefined;
+      jobs.push({ name: event.action, data, opts: { jobId: eventJobId(data, hash) } });
+    }
+    if (jobs.length === 0) return { accepted: 0, duplicates: 0, ignored };
+    try {
+      await this.options.events.addBulk(
+        jobs.map((j) => ({
+          ...j,
+          opts: {
+            ...j.opts,
+            attempts: JOB_ATTEMPTS,
+            backoff: JOB_BACKOFF,
+            removeOnComplete: KEEP_COMPLETED_EVENTS,
+            removeOnFail: KEEP_FAILED,
+          },
+        })),
+      );
+    } catch (err) {
+      logger.warn({ err: (err as Error).message, events: jobs.length }, 'could not store events in Redis');
+      throw new QueueUnavailableError('The event queue (Redis) is unavailable; retry later', { cause: err });
+    }
+    stageLatency.observe({ stage: 'queued' }, (Date.now() - receivedAt) / 1000);
+    return { accepted: jobs.length, duplicates: 0, ignored };
+  }
+
+  async requestSweep(reason: string): Promise<void> {
+    await this.options.onSweepRequested?.(reason);
+  }
+
+  /** Undefined when the event can be acknowledged without queueing (no model uses the resource). */
+  private toJobData(event: ResourceEvent, receivedAt: number): EventJobData | undefined {
+    const base = {
+      resourceType: event.resourceType,
+      id: event.id,
+      action: event.action,
+      style: event.style,
+      receivedAt,
+      ...(event.versionId ? { versionId: event.versionId } : {}),
+      ...(event.lastUpdated ? { lastUpdated: event.lastUpdated } : {}),
+    };
+    if (event.action === 'delete' || !event.resource) return base;
+    const status = (event.resource as { status?: string }).status;
+    const { patientId, models } = this.options.triggers(event.resource);
+    const enteredInError = status !== undefined && ENTERED_IN_ERROR.has(status);
+    // A resource no model uses is acknowledged and counted, not queued, unless it may be the
+    // basis of an earlier assessment that must now be withdrawn (entered-in-error).
+    if (models.length === 0 && !enteredInError) return undefined;
+    return {
+      ...base,
+      ...(patientId ? { patientId } : {}),
+      models,
+      ...(enteredInError ? { enteredInError } : {}),
+    };
+  }
+}

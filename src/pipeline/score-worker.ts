@@ -1,0 +1,89 @@
+/**
+ * Score worker: (patient, model) → one FHIR batch read → featurize → ONNX → RiskAssessment → write.
+ *
+ * Idempotent: the assessment's id and identifier are derived from the patient, the model
+ * version, the exact input versions and the feature values, so a retried or duplicated job
+ * writes the same resource again rather than a second one.
+ */
+import type { Job } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
+import type { RiskAssessment } from 'fhir/r4.js';
+import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { gatherPatientRecord } from '../features/gather.ts';
+import type { ValueSetIndex } from '../features/value-sets.ts';
+import type { EhrClient } from '../fhir/client-types.ts';
+import type { ModelRegistry } from '../models/types.ts';
+import { logger } from '../observability/logger.ts';
+import { bandsTotal, notApplicableTotal, scoreDistribution, scoringsTotal, stageLatency } from '../observability/metrics.ts';
+import { writeRiskAssessment } from '../writeback/write.ts';
+import { assessRecord } from './assess.ts';
+import type { ScoreJobData } from './jobs.ts';
+
+export interface ScoreProcessorDeps {
+  ehr: EhrClient;
+  results: EhrClient;
+  models: ModelRegistry;
+  valueSets: ValueSetIndex;
+  shadow: ReadonlySet<string>;
+  writeMode: 'put' | 'conditional-create';
+  /** Called with each written assessment (tests, the demo's table). */
+  onWritten?: (ra: RiskAssessment) => void;
+  now?: () => Date;
+}
+
+export type ScoreOutcome = 'written' | 'not-applicable' | 'model-unavailable' | 'patient-gone';
+
+export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps): Promise<ScoreOutcome> {
+  const log = logger.child({ patientId: data.patientId, model: data.modelId });
+  const model = deps.models.get(data.modelId);
+  if (!model) {
+    log.warn('model not loaded or disabled: scoring skipped');
+    return 'model-unavailable';
+  }
+  let record;
+  try {
+    record = await gatherPatientRecord(deps.ehr, data.patientId, [model.manifest], deps.valueSets);
+  } catch (err) {
+    if (err instanceof NotFoundError) {
+      log.info('patient no longer exists on the EHR: nothing to score');
+      return 'patient-gone';
+    }
+    throw err;
+  }
+  const at = deps.now?.() ?? new Date();
+  const [result] = await assessRecord(record, [model], at, { valueSets: deps.valueSets, shadow: deps.shadow });
+  if (!result) throw new Error('assessRecord returned no result');
+  stageLatency.observe({ stage: 'scored' }, (Date.now() - data.receivedAt) / 1000);
+
+  if ('notApplicable' in result) {
+    notApplicableTotal.inc({ model: data.modelId, reason: result.notApplicable.reason });
+    scoringsTotal.inc({ model: data.modelId, outcome: 'not-applicable' });
+    log.info({ reason: result.notApplicable.reason }, 'model does not apply');
+    return 'not-applicable';
+  }
+
+  const written = await writeRiskAssessment(deps.results, result.assessment, { mode: deps.writeMode });
+  stageLatency.observe({ stage: 'written' }, (Date.now() - data.receivedAt) / 1000);
+  scoringsTotal.inc({ model: data.modelId, outcome: 'written' });
+  const prediction = result.assessment.prediction?.[0];
+  const band = prediction?.qualitativeRisk?.coding?.[1]?.code ?? 'unknown';
+  bandsTotal.inc({ model: data.modelId, band });
+  const value = prediction?.probabilityDecimal ?? prediction?.extension?.[0]?.valueDecimal;
+  if (value !== undefined) scoreDistribution.observe({ model: data.modelId }, value);
+  log.info({ assessment: `RiskAssessment/${written.id}`, created: written.created, band }, 'risk assessment written');
+  deps.onWritten?.(result.assessment);
+  return 'written';
+}
+
+export function scoreProcessor(deps: ScoreProcessorDeps) {
+  return async (job: Job<ScoreJobData>): Promise<ScoreOutcome> => {
+    try {
+      return await processScore(job.data, deps);
+    } catch (err) {
+      // Input that can never succeed goes straight to the dead-letter set instead of retrying for hours.
+      if (err instanceof InvalidInputError) throw new UnrecoverableError(err.message);
+      scoringsTotal.inc({ model: job.data.modelId, outcome: 'failed' });
+      throw err;
+    }
+  };
+}

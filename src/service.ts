@@ -1,0 +1,135 @@
+/**
+ * Start-up and shutdown of the long-running service (`start`, `serve`, `worker`).
+ *
+ * Order: config → models → value sets → EHR clients → pipeline (Redis) → HTTP. Shutdown runs
+ * the other way on SIGTERM/SIGINT: stop taking requests, let workers finish or hand back their
+ * jobs, close queues, then connections.
+ */
+import type { Server } from 'node:http';
+import { createApp } from './app.ts';
+import { BUNDLED_PROFILES_DIR, type Config } from './config.ts';
+import { loadValueSets, type ValueSetIndex } from './features/value-sets.ts';
+import { createAuthHeaderProvider } from './fhir/auth.ts';
+import { FhirKitEhrClient } from './fhir/ehr-client.ts';
+import { loadModelRegistry } from './models/registry.ts';
+import type { ModelRegistry } from './models/types.ts';
+import { logger } from './observability/logger.ts';
+import { ehrRequests } from './observability/metrics.ts';
+import { startPipeline, type Pipeline } from './pipeline/runtime.ts';
+import type { RiskAssessment } from 'fhir/r4.js';
+import { join } from 'node:path';
+
+export type Role = 'all' | 'api' | 'worker';
+
+export interface RunningService {
+  readonly pipeline: Pipeline;
+  readonly models: ModelRegistry;
+  readonly valueSets: ValueSetIndex;
+  /** The HTTP server, when the role serves HTTP. */
+  readonly server?: Server;
+  readonly port?: number;
+  stop(): Promise<void>;
+}
+
+export const VALUE_SETS_DIR = join(BUNDLED_PROFILES_DIR, 'valuesets');
+
+export function createEhrClients(config: Config): { ehr: FhirKitEhrClient; results: FhirKitEhrClient } {
+  if (!config.fhirBaseUrl) throw new Error('FHIR_BASE_URL is required');
+  const authHeader = createAuthHeaderProvider(config.auth);
+  const onRequest = ({ method, status, durationMs }: { method: string; status: number; durationMs: number }) =>
+    ehrRequests.observe({ method, status: String(status) }, durationMs / 1000);
+  const ehr = new FhirKitEhrClient({ baseUrl: config.fhirBaseUrl, authHeader, timeoutMs: config.fhirTimeoutMs, onRequest });
+  const results =
+    config.resultsBaseUrl && config.resultsBaseUrl !== config.fhirBaseUrl
+      ? new FhirKitEhrClient({ baseUrl: config.resultsBaseUrl, authHeader, timeoutMs: config.fhirTimeoutMs, onRequest })
+      : ehr;
+  return { ehr, results };
+}
+
+export async function startService(
+  config: Config,
+  role: Role,
+  hooks: { onWritten?: (ra: RiskAssessment) => void } = {},
+): Promise<RunningService> {
+  const models = await loadModelRegistry({ dir: config.modelsDir, strict: config.modelsStrict, disabled: config.modelsDisabled });
+  for (const problem of models.problems) logger.error(problem);
+  logger.info({ models: models.list().map((m) => `${m.manifest.id}@${m.manifest.version}`) }, 'models loaded');
+  const valueSets = await loadValueSets(VALUE_SETS_DIR);
+  const { ehr, results } = createEhrClients(config);
+  if (!config.notifySecret && role !== 'worker') {
+    logger.warn('NOTIFY_SECRET is not set: /notify accepts unauthenticated notifications');
+  }
+
+  const pipeline = await startPipeline({
+    config,
+    models,
+    valueSets,
+    ehr,
+    results,
+    runWorkers: role !== 'api',
+    ...(hooks.onWritten ? { onWritten: hooks.onWritten } : {}),
+  });
+
+  let server: Server | undefined;
+  let port: number | undefined;
+  if (role !== 'worker') {
+    const app = createApp({
+      sink: pipeline.sink,
+      ...(config.notifySecret ? { notifySecret: config.notifySecret } : {}),
+      notifyBodyLimit: config.notifyBodyLimit,
+      redisReady: () => pipeline.redisReady(),
+      sampleQueueDepths: () => pipeline.sampleQueueDepths(),
+      ehr,
+      results,
+      models,
+      valueSets,
+      shadow: new Set(config.modelsShadow),
+      writeMode: config.writeMode,
+      ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
+    });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.port, '0.0.0.0', () => resolve(s));
+      s.once('error', reject);
+    });
+    const address = server.address();
+    port = typeof address === 'object' && address ? address.port : config.port;
+    logger.info({ port, role }, 'fhir-risk listening');
+  } else {
+    logger.info({ role }, 'fhir-risk workers running');
+  }
+
+  return {
+    pipeline,
+    models,
+    valueSets,
+    ...(server ? { server } : {}),
+    ...(port !== undefined ? { port } : {}),
+    async stop() {
+      if (server) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections?.();
+      }
+      await pipeline.close();
+      await models.close();
+    },
+  };
+}
+
+/** Stops on SIGTERM/SIGINT, once; a second signal exits at once. */
+export function stopOnSignals(service: RunningService): void {
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight jobs');
+    service.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        logger.error({ err: err.message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

