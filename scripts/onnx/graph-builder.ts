@@ -27,21 +27,22 @@ export const attr = {
   strings: (value: readonly string[]): Attribute => ({ kind: 'strings', value }),
 };
 
+/** `AttributeProto.AttributeType` numbers: FLOAT 1, INT 2, STRING 3, FLOATS 6, INTS 7, STRINGS 8. */
 function attributeProto(name: string, a: Attribute): Record<string, unknown> {
   const utf8 = (s: string) => new TextEncoder().encode(s);
   switch (a.kind) {
     case 'int':
-      return { name, type: 'INT', i: a.value };
+      return { name, type: 2, i: a.value };
     case 'ints':
-      return { name, type: 'INTS', ints: [...a.value] };
+      return { name, type: 7, ints: [...a.value] };
     case 'float':
-      return { name, type: 'FLOAT', f: a.value };
+      return { name, type: 1, f: a.value };
     case 'floats':
-      return { name, type: 'FLOATS', floats: [...a.value] };
+      return { name, type: 6, floats: [...a.value] };
     case 'string':
-      return { name, type: 'STRING', s: utf8(a.value) };
+      return { name, type: 3, s: utf8(a.value) };
     case 'strings':
-      return { name, type: 'STRINGS', strings: a.value.map(utf8) };
+      return { name, type: 8, strings: a.value.map(utf8) };
   }
 }
 

@@ -20,9 +20,10 @@ function schema(): protobuf.Root {
 /** Encodes a plain object shaped like `onnx.ModelProto` (snake_case fields) to bytes. */
 export function encodeModelProto(model: Record<string, unknown>): Uint8Array {
   const type = schema().lookupType('onnx.ModelProto');
-  const problem = type.verify(model);
+  const message = type.fromObject(model);
+  const problem = type.verify(message);
   if (problem) throw new Error(`invalid ModelProto: ${problem}`);
-  return type.encode(type.fromObject(model)).finish();
+  return type.encode(message).finish();
 }
 
 /** Decodes ONNX bytes to a plain object (int64 as numbers, bytes as Buffers): for tests and tools. */

@@ -43,6 +43,12 @@ export function baseDefinitionBundles(): { types: Bundle; resources: Bundle } {
   return baseBundles;
 }
 
+/**
+ * Elements Medplum adds to its copy of the R4 `Meta` datatype (project, author, accounts, …). They
+ * are not FHIR R4 and must never reach a published snapshot.
+ */
+const MEDPLUM_META_ELEMENTS = new Set(['project', 'author', 'onBehalfOf', 'account', 'accounts', 'compartment'].map((e) => `Meta.${e}`));
+
 /** Resolves base definitions by canonical URL (`http://hl7.org/fhir/StructureDefinition/X`) or type name. */
 export function baseDefinitionResolver(): DefinitionResolver {
   const byName = new Map<string, StructureDefinition>();
@@ -50,9 +56,14 @@ export function baseDefinitionResolver(): DefinitionResolver {
   for (const bundle of [types, resources]) {
     for (const entry of bundle.entry ?? []) {
       const sd = entry.resource;
-      if (sd?.resourceType === 'StructureDefinition' && sd.id) byName.set(sd.id, sd);
+      if (sd?.resourceType === 'StructureDefinition' && sd.id) byName.set(sd.id, withoutMedplumAdditions(sd));
     }
   }
   const prefix = 'http://hl7.org/fhir/StructureDefinition/';
   return (urlOrType) => byName.get(urlOrType.startsWith(prefix) ? urlOrType.slice(prefix.length) : urlOrType);
+}
+
+function withoutMedplumAdditions(sd: StructureDefinition): StructureDefinition {
+  if (sd.id !== 'Meta' || !sd.snapshot) return sd;
+  return { ...sd, snapshot: { ...sd.snapshot, element: sd.snapshot.element.filter((e) => !MEDPLUM_META_ELEMENTS.has(e.id ?? '')) } };
 }

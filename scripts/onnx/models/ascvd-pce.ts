@@ -131,6 +131,10 @@ export const ascvdPce: ModelDefinition = {
     'pce-goff2013-tableA-white-male',
   ],
   buildOnnx,
+  exampleExpectation(v) {
+    const tolerancePercent = isShippedVariant(v) ? toleranceOf(v, 'risk10yPercent') : 0.5;
+    return { expected: { probability: Number(v.expected.risk10yPercent) / 100 }, tolerance: tolerancePercent / 100 };
+  },
   vectorInputs(v) {
     return {
       age: requiredQuantity(v, 'age'),

@@ -20,6 +20,13 @@ export interface ReferenceVector {
   source: string;
 }
 
+/** `expected` of a manifest example. */
+export interface ExampleExpectation {
+  probability?: number;
+  score?: number;
+  band?: string;
+}
+
 /** One compared quantity of one vector. */
 export interface VectorCheck {
   /** What is compared, e.g. `risk10yPercent` or `subscores.pulse`. */
@@ -44,6 +51,8 @@ export interface ModelDefinition {
   vectorChecks(vector: ReferenceVector, prediction: ModelPrediction, bandCodes: readonly string[]): VectorCheck[];
   /** Ids of vectors copied into the manifest's `examples`. */
   exampleVectorIds: readonly string[];
+  /** A vector's expectation in manifest-example form (probability as a fraction, absolute tolerance). */
+  exampleExpectation(vector: ReferenceVector): { expected: ExampleExpectation; tolerance: number };
   /** Model-card sections in Markdown (the build adds inputs, outputs and vector results). */
   card: {
     formula: string;

@@ -17,12 +17,13 @@ export function selectAdapter(request: NotificationRequest): NotificationAdapter
   if (request.params.type !== undefined || request.params.id !== undefined) return parseHapiResourcePath;
   const body = request.json;
   if (body === undefined) return parseHapiPing;
+  // Before any body rule: a Medplum delete's body is a bare `{}`.
+  if (isMedplumRequest(request.headers)) return parseMedplum;
   if (Array.isArray(body) || isCloudEvent(body)) return parseAzureEventGrid;
   if (isPubSubPush(body)) return parseGcpPubSub;
   if (!isRecord(body) || typeof body.resourceType !== 'string') {
     throw new InvalidInputError('The body is JSON but not a notification of any supported delivery style');
   }
-  if (isMedplumRequest(request.headers)) return parseMedplum;
   if (body.resourceType === 'Bundle') return bundleAdapter(body);
   return parseBareResource;
 }
