@@ -7,7 +7,8 @@ import { createFhirFacade, type FacadeDeps } from './api/fhir-facade.ts';
 import { errorHandler, sendFhir } from './api/async-route.ts';
 import { createIngressRouter } from './ingress/router.ts';
 import type { EventSink } from './ingress/resource-event.ts';
-import { registry } from './observability/metrics.ts';
+import type { SubscriptionTracker } from './ingress/subscription-tracker.ts';
+import { notificationsTotal, registry, subscriptionGapsTotal } from './observability/metrics.ts';
 import { outcome } from './outcomes.ts';
 
 export interface AppDeps extends FacadeDeps {
@@ -17,6 +18,8 @@ export interface AppDeps extends FacadeDeps {
   /** Redis answers and the queues can take events. */
   redisReady: () => Promise<boolean>;
   sampleQueueDepths?: () => Promise<void>;
+  /** Shared across replicas (Redis) so gaps and silent subscriptions are seen cluster-wide. */
+  subscriptionTracker?: SubscriptionTracker;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -29,6 +32,11 @@ export function createApp(deps: AppDeps): Express {
       sink: deps.sink,
       bodyLimitBytes: deps.notifyBodyLimit,
       ...(deps.notifySecret ? { notifySecret: deps.notifySecret } : {}),
+      ...(deps.subscriptionTracker ? { subscriptionTracker: deps.subscriptionTracker } : {}),
+      metrics: {
+        onNotification: (style, result) => notificationsTotal.inc({ style, outcome: result }),
+        onGap: () => subscriptionGapsTotal.inc(),
+      },
     }),
   );
 
@@ -41,6 +49,9 @@ export function createApp(deps: AppDeps): Express {
       const redis = await deps.redisReady();
       const models = deps.models.list().map((m) => m.manifest.id);
       const reasons: string[] = [];
+      // Silent subscriptions are the most reported failure in the field: show them, but a
+      // missed heartbeat does not make this pod unready (restarting it would not help).
+      const overdueHeartbeats = redis ? await deps.subscriptionTracker?.heartbeatStatus(new Date()).catch(() => []) : [];
       if (!redis) reasons.push('redis does not answer');
       if (models.length === 0) reasons.push('no model loaded');
       res.status(reasons.length === 0 ? 200 : 503).json({
@@ -49,6 +60,7 @@ export function createApp(deps: AppDeps): Express {
         redis: redis ? 'up' : 'down',
         models,
         modelProblems: deps.models.problems,
+        overdueHeartbeats: overdueHeartbeats ?? [],
       });
     })().catch(next);
   });

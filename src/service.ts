@@ -16,6 +16,7 @@ import type { ModelRegistry } from './models/types.ts';
 import { logger } from './observability/logger.ts';
 import { ehrRequests } from './observability/metrics.ts';
 import { startPipeline, type Pipeline } from './pipeline/runtime.ts';
+import { RedisSubscriptionTracker } from './ingress/redis-subscription-tracker.ts';
 import type { RiskAssessment } from 'fhir/r4.js';
 import { join } from 'node:path';
 
@@ -79,6 +80,7 @@ export async function startService(
       notifyBodyLimit: config.notifyBodyLimit,
       redisReady: () => pipeline.redisReady(),
       sampleQueueDepths: () => pipeline.sampleQueueDepths(),
+      subscriptionTracker: new RedisSubscriptionTracker(pipeline.producer, `${config.queuePrefix}:ingress`),
       ehr,
       results,
       models,

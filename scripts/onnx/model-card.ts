@@ -79,9 +79,12 @@ function vectorSection(results: readonly VectorResult[]): string {
     'Tolerances used:',
     ...reasons.map((r) => `- ${r}`),
     '',
-    '| vector | quantity | expected | ONNX | tolerance | result |',
-    '|---|---|---|---|---|---|',
-    ...checks.map((c) => `| \`${c.id}\` | ${c.quantity} | ${num(c.expected)} | ${num(c.actual)} | ${num(c.tolerance)} | ${c.passed ? 'pass' : '**FAIL**'} |`),
+    '| vector | quantity | expected | ONNX | tolerance | result | within the source\'s own tolerance |',
+    '|---|---|---|---|---|---|---|',
+    ...checks.map((c) => {
+      const own = c.sourceTolerance === undefined ? '' : `${c.error <= c.sourceTolerance + 1e-9 ? 'yes' : 'no'} (± ${num(c.sourceTolerance)})`;
+      return `| \`${c.id}\` | ${c.quantity} | ${num(c.expected)} | ${num(c.actual)} | ${num(c.tolerance)} | ${c.passed ? 'pass' : '**FAIL**'} | ${own} |`;
+    }),
   ];
   return lines.join('\n');
 }

@@ -93,3 +93,33 @@ export function asInt64Output(g: GraphBuilder, x: string, name: string): void {
   g.op('Cast', [x], { to: attr.int(ElemType.int64) }, { outputs: [name] });
   g.output(name, 'int64', ['N', 1]);
 }
+
+/** 1.0 where `x > threshold`, else 0.0 (double column). */
+export function greaterThan(g: GraphBuilder, x: string, threshold: number): string {
+  const cmp = g.op('Greater', [x, g.scalar(threshold, 'cut')]);
+  return g.op('Cast', [cmp], { to: attr.int(ElemType.float64) });
+}
+
+/** `k·a` for a constant k. */
+export function scale(g: GraphBuilder, a: string, k: number): string {
+  return mul(g, a, g.scalar(k, 'k'));
+}
+
+/** `(a + offset)·factor` for constants: the centring/scaling of model inputs. */
+export function affine(g: GraphBuilder, a: string, offset: number, factor: number): string {
+  return scale(g, add(g, a, g.scalar(offset, 'offset')), factor);
+}
+
+/** Element-wise minimum / maximum with a constant. */
+export const minWith = (g: GraphBuilder, a: string, k: number): string => g.op('Min', [a, g.scalar(k, 'k')]);
+export const maxWith = (g: GraphBuilder, a: string, k: number): string => g.op('Max', [a, g.scalar(k, 'k')]);
+
+/** Column `i` of a `[N, k]` value, as `[N, 1]`. */
+export function columnOf(g: GraphBuilder, x: string, i: number): string {
+  return g.op('Gather', [x, g.constant('col', 'int64', [1], [i])], { axis: attr.int(1) });
+}
+
+/** A column of ones shaped like `like` (`[N, 1]`), for constant terms in a MatMul. */
+export function onesLike(g: GraphBuilder, like: string): string {
+  return add(g, mul(g, like, g.scalar(0, 'zero')), g.scalar(1, 'one'));
+}

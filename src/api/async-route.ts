@@ -2,7 +2,7 @@
  * Express glue: async handlers whose errors reach the one error handler, and FHIR responses.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Resource } from 'fhir/r4.js';
+import type { FhirResource } from 'fhir/r4.js';
 import { logger } from '../observability/logger.ts';
 import { toHttpOutcome } from '../outcomes.ts';
 
@@ -12,7 +12,7 @@ export function asyncRoute(handler: (req: Request, res: Response) => Promise<voi
   };
 }
 
-export function sendFhir(res: Response, status: number, resource: Resource, headers: Record<string, string> = {}): void {
+export function sendFhir(res: Response, status: number, resource: FhirResource, headers: Record<string, string> = {}): void {
   res.status(status).set({ 'content-type': 'application/fhir+json; charset=utf-8', ...headers }).send(JSON.stringify(resource));
 }
 

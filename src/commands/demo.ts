@@ -106,7 +106,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const result: DemoResult = {
       assessments: written,
       notApplicable,
-      notifications: sandbox.stats?.().notificationsDelivered ?? 0,
+      notifications: sandbox.counters.delivery.delivered,
       elapsedMs: Date.now() - started,
     };
     printTable(result, sandbox.baseUrl, print);

@@ -6,7 +6,8 @@
  * `compose.exclude[].concept`). A filter (`is-a`, ECL, …) cannot be expanded here, so a file with
  * one is rejected at load time rather than silently matching nothing.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ValueSet, ValueSetComposeInclude } from 'fhir/r4.js';
@@ -46,13 +47,13 @@ export class UnknownValueSetError extends FhirRiskError {
   }
 }
 
-/** Reads every `*.json` ValueSet in `dir` (once, at start-up). Throws naming the file on any problem. */
-export function loadValueSets(dir: string): ValueSetIndex {
+/** Reads every `*.json` ValueSet in `dir` (once, at start-up). Rejects naming the file on any problem. */
+export async function loadValueSets(dir: string): Promise<ValueSetIndex> {
   const resources: ValueSet[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith('.json')).sort()) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+      parsed = JSON.parse(await readFile(join(dir, file), 'utf8'));
     } catch (err) {
       throw new Error(`value set file ${file}: not valid JSON`, { cause: err });
     }

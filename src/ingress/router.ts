@@ -95,13 +95,18 @@ export function createIngressRouter(deps: IngressRouterDeps): Router {
     if (origin !== undefined) res.set({ 'WebHook-Allowed-Origin': origin, 'WebHook-Allowed-Rate': '*' });
     res.set('Allow', 'POST, OPTIONS').status(200).end();
   });
-  router.use(ingressErrorHandler);
+  // Scoped to /notify so errors of other routes (mounted before us) keep their own handling.
+  router.use('/notify', ingressErrorHandler);
   return router;
 }
 
 /** Auth, media type and JSON parsing: everything between the raw bytes and an adapter. */
 function readNotificationRequest(req: Request, notifySecret: string | undefined): NotificationRequest {
-  const rawBody: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  if (req.body !== undefined && !Buffer.isBuffer(req.body)) {
+    // Someone parsed the body before us: the raw bytes (needed for X-Signature) are gone.
+    throw new Error('The ingress router must be mounted before any body-parsing middleware');
+  }
+  const rawBody: Buffer = req.body ?? Buffer.alloc(0);
   verifyNotificationAuth(notifySecret, { headers: req.headers, queryToken: req.query.token, rawBody });
   const method = req.method as NotificationRequest['method'];
   const { type, id } = req.params as Record<string, unknown>;

@@ -15,9 +15,9 @@
  *   (HAPI: 60 s); then the notification is dropped and logged, and the next one is tried.
  */
 import type { Subscription } from 'fhir/r4.js';
-import { matchesSearchRequest } from '@medplum/core';
 import type { Resource as MResource } from '@medplum/fhirtypes';
 import { logger } from '../observability/logger.ts';
+import { matchesSearch } from './matching.ts';
 import { backportRequest, classicRequest, type OutgoingRequest } from './notifications.ts';
 import type { ResourceChange } from './repository.ts';
 import { matchedTypes, parseSubscription, type SubscriptionConfig } from './subscription-config.ts';
@@ -293,7 +293,7 @@ export class SubscriptionDelivery {
 function matches(config: SubscriptionConfig, change: ResourceChange): boolean {
   if (config.filters.length === 0) return matchedTypes(config).includes(change.resourceType);
   const resource = change.resource as unknown as MResource;
-  return config.filters.some((f) => f.resourceType === change.resourceType && matchesSearchRequest(resource, f));
+  return config.filters.some((f) => f.resourceType === change.resourceType && matchesSearch(resource, f));
 }
 
 interface AttemptResult {

@@ -20,7 +20,6 @@ import {
   evalFhirPath,
   getSearchParameter,
   gone,
-  matchesSearchRequest,
   notFound,
   OperationOutcomeError,
   Operator,
@@ -30,7 +29,8 @@ import {
 } from '@medplum/core';
 import type { Bundle as MBundle, BundleEntry as MBundleEntry, Resource as MResource } from '@medplum/fhirtypes';
 import { MemoryRepository } from '@medplum/fhir-router';
-import type { Resource } from 'fhir/r4.js';
+import type { FhirResource } from 'fhir/r4.js';
+import { matchesSearch } from './matching.ts';
 
 /** What a write did, as subscription delivery and the HTTP layer see it. */
 export type ChangeInteraction = 'create' | 'update' | 'delete';
@@ -44,7 +44,7 @@ export interface ResourceChange {
   /** When the change was stored (`meta.lastUpdated` of the new version; time of a delete). */
   readonly timestamp: string;
   /** The version written; for a delete, the last version before it (what subscriptions match on). */
-  readonly resource: Resource;
+  readonly resource: FhirResource;
 }
 
 interface Tombstone {
@@ -243,12 +243,12 @@ export class SandboxRepository extends MemoryRepository {
 
   /**
    * Search over current resources: candidates from the patient index when the search names a
-   * patient, then Medplum's `matchesSearchRequest`, multi-key sort, offset and count.
+   * patient, then `matchesSearch` (Medplum's matcher), multi-key sort, offset and count.
    */
   override async search<T extends MResource>(searchRequest: SearchRequest<T>): Promise<MBundle<WithId<T>>> {
     const matches: MResource[] = [];
     for (const resource of this.candidates(searchRequest)) {
-      if (matchesSearchRequest(resource, searchRequest)) matches.push(resource);
+      if (matchesSearch(resource, searchRequest)) matches.push(resource);
     }
     if (searchRequest.sortRules?.length) sortResources(matches, searchRequest.sortRules);
     const offset = searchRequest.offset ?? 0;
@@ -382,6 +382,6 @@ function compareKeys(a: string | number, b: string | number): number {
 }
 
 /** Medplum's and @types/fhir's Resource describe the same JSON; this is the one crossing point. */
-export function toR4(resource: MResource): Resource {
-  return resource as unknown as Resource;
+export function toR4(resource: MResource): FhirResource {
+  return resource as unknown as FhirResource;
 }

@@ -115,7 +115,9 @@ function mergeInto(target: ElementDefinition, diff: ElementDefinition): void {
     record[key] = structuredClone(value);
   }
   if (diff.constraint?.length) {
+    // The profile's own invariants go first: @medplum/core stops at the first failing invariant of
+    // an element, and ours are the ones that explain what fhir-risk expects.
     const keys = new Set(diff.constraint.map((c) => c.key));
-    target.constraint = [...(target.constraint ?? []).filter((c) => !keys.has(c.key)), ...structuredClone(diff.constraint)];
+    target.constraint = [...structuredClone(diff.constraint), ...(target.constraint ?? []).filter((c) => !keys.has(c.key))];
   }
 }

@@ -156,6 +156,7 @@ export const ascvdPce: ModelDefinition = {
         expected: Number(v.expected.risk10yPercent),
         actual: (p.probability ?? NaN) * 100,
         tolerance: shipped ? toleranceOf(v, 'risk10yPercent') : 0.5,
+        ...(shipped ? {} : { sourceTolerance: toleranceOf(v, 'risk10yPercent') }),
         toleranceReason: shipped
           ? 'vector tolerance (same coefficients and baseline as shipped)'
           : `0.5 pp: vector uses variant ${JSON.stringify(v.variant)}, not Table A + precise baseline`,

@@ -37,6 +37,8 @@ export interface VectorCheck {
   tolerance: number;
   /** Why this tolerance (the vector's own, or a documented wider one). */
   toleranceReason: string;
+  /** The vector's own tolerance when a wider one is applied (reported, not enforced). */
+  sourceTolerance?: number;
 }
 
 export interface ModelDefinition {
