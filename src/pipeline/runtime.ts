@@ -20,7 +20,7 @@ import { EVENTS_QUEUE, SCORES_QUEUE, type EventJobData, type ScoreJobData } from
 import { createProducerConnection, createWorkerConnection, redisAnswers } from './redis.ts';
 import { ResourceIndex } from './resource-index.ts';
 import { ScoreScheduler } from './score-scheduler.ts';
-import { scoreProcessor } from './score-worker.ts';
+import { scoreProcessor, type LastWrittenStore } from './score-worker.ts';
 import { ShutdownRegistry } from './shutdown.ts';
 import { withdrawAssessmentsUsing } from './withdraw.ts';
 import { runSweep } from './sweep.ts';
@@ -59,6 +59,16 @@ export function triggerMatcher(models: ModelRegistry, valueSets: ValueSetIndex):
         ? modelsTriggeredBy(resource, manifests, valueSets)
         : [];
     return { ...(patientId ? { patientId } : {}), models: triggered };
+  };
+}
+
+function redisLastWritten(redis: Redis, prefix: string): LastWrittenStore {
+  const key = `${prefix}:last-written`;
+  return {
+    get: async (patientId, modelId) => (await redis.hget(key, `${patientId}|${modelId}`)) ?? undefined,
+    set: async (patientId, modelId, identifier) => {
+      await redis.hset(key, `${patientId}|${modelId}`, identifier);
+    },
   };
 }
 
@@ -117,6 +127,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         valueSets: options.valueSets,
         shadow: new Set(config.modelsShadow),
         writeMode: config.writeMode,
+        lastWritten: redisLastWritten(workerConnection, prefix),
         ...(options.onWritten ? { onWritten: options.onWritten } : {}),
       }),
       { connection: workerConnection, prefix, concurrency: config.workerConcurrency },

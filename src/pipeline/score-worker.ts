@@ -26,12 +26,23 @@ export interface ScoreProcessorDeps {
   valueSets: ValueSetIndex;
   shadow: ReadonlySet<string>;
   writeMode: 'put' | 'conditional-create';
+  /**
+   * Remembers the identifier last written per (patient, model), so a re-scoring whose inputs did
+   * not change writes nothing (no new resource, no new version). Losing it only costs a rewrite
+   * of the same resource: correctness rests on the deterministic id.
+   */
+  lastWritten?: LastWrittenStore;
   /** Called with each written assessment (tests, the demo's table). */
   onWritten?: (ra: RiskAssessment) => void;
   now?: () => Date;
 }
 
-export type ScoreOutcome = 'written' | 'not-applicable' | 'model-unavailable' | 'patient-gone';
+export type ScoreOutcome = 'written' | 'unchanged' | 'not-applicable' | 'model-unavailable' | 'patient-gone';
+
+export interface LastWrittenStore {
+  get(patientId: string, modelId: string): Promise<string | undefined>;
+  set(patientId: string, modelId: string, identifier: string): Promise<void>;
+}
 
 export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps): Promise<ScoreOutcome> {
   const log = logger.child({ patientId: data.patientId, model: data.modelId });
@@ -62,7 +73,14 @@ export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps)
     return 'not-applicable';
   }
 
+  const identifier = result.assessment.identifier?.[0]?.value ?? '';
+  if (identifier && (await deps.lastWritten?.get(data.patientId, data.modelId)) === identifier) {
+    scoringsTotal.inc({ model: data.modelId, outcome: 'unchanged' });
+    log.debug('same inputs as the assessment already written: nothing to write');
+    return 'unchanged';
+  }
   const written = await writeRiskAssessment(deps.results, result.assessment, { mode: deps.writeMode });
+  if (identifier) await deps.lastWritten?.set(data.patientId, data.modelId, identifier);
   stageLatency.observe({ stage: 'written' }, (Date.now() - data.receivedAt) / 1000);
   scoringsTotal.inc({ model: data.modelId, outcome: 'written' });
   const prediction = result.assessment.prediction?.[0];

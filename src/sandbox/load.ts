@@ -16,10 +16,10 @@ const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
- * Keys whose string values are never dates even when they look like one (identifiers, codes,
- * references, narrative). `meta` is left alone: the server assigns `lastUpdated`.
+ * Keys whose string values are never dates even when they look like one (identifier and contact
+ * values, codes, references, narrative). `meta` is left alone: the server assigns `lastUpdated`.
  */
-const NEVER_DATES = new Set(['id', 'reference', 'fullUrl', 'url', 'system', 'code', 'display', 'div', 'version', 'meta']);
+const NEVER_DATES = new Set(['id', 'value', 'text', 'reference', 'fullUrl', 'url', 'system', 'code', 'display', 'div', 'version', 'meta']);
 
 /** When an Observation was effective (start of a period), in ms since the epoch. */
 function observationTime(obs: Observation): number | undefined {
