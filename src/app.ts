@@ -5,6 +5,7 @@
 import express, { type Express } from 'express';
 import { createFhirFacade, type FacadeDeps } from './api/fhir-facade.ts';
 import { errorHandler, sendFhir } from './api/async-route.ts';
+import type { PublicJwks } from './fhir/jwks.ts';
 import { createIngressRouter } from './ingress/router.ts';
 import type { EventSink } from './ingress/resource-event.ts';
 import type { SubscriptionTracker } from './ingress/subscription-tracker.ts';
@@ -20,6 +21,36 @@ export interface AppDeps extends FacadeDeps {
   sampleQueueDepths?: () => Promise<void>;
   /** Shared across replicas (Redis) so gaps and silent subscriptions are seen cluster-wide. */
   subscriptionTracker?: SubscriptionTracker;
+  /** The public key set of the SMART Backend Services signing key, when one is configured. */
+  jwks?: PublicJwks;
+}
+
+/**
+ * The worker's own small HTTP surface: liveness, readiness and metrics, so scoring metrics are
+ * scraped from worker pods too (the API pods only see notifications and queue depths).
+ */
+export function createWorkerApp(deps: Pick<AppDeps, 'redisReady' | 'models'>): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res, next) => {
+    void (async () => {
+      const redis = await deps.redisReady();
+      const ready = redis && deps.models.list().length > 0;
+      res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', redis: redis ? 'up' : 'down', models: deps.models.list().map((m) => m.manifest.id) });
+    })().catch(next);
+  });
+  app.get('/metrics', (_req, res, next) => {
+    void (async () => {
+      res.set('content-type', registry.contentType).send(await registry.metrics());
+    })().catch(next);
+  });
+  app.use((req, res) => {
+    sendFhir(res, 404, outcome('error', 'not-found', `No route for ${req.method} ${req.path}`));
+  });
+  return app;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -63,6 +94,15 @@ export function createApp(deps: AppDeps): Express {
         overdueHeartbeats: overdueHeartbeats ?? [],
       });
     })().catch(next);
+  });
+
+  // The EHR's authorization server fetches our public key here (Epic requires a JWKS URL).
+  app.get('/.well-known/jwks.json', (_req, res) => {
+    if (!deps.jwks) {
+      sendFhir(res, 404, outcome('error', 'not-found', 'No signing key is configured (FHIR_AUTH=smart-backend with FHIR_PRIVATE_KEY), so there is no JWK Set'));
+      return;
+    }
+    res.set('cache-control', 'public, max-age=3600').json(deps.jwks);
   });
 
   app.get('/metrics', (_req, res, next) => {

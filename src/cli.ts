@@ -65,7 +65,7 @@ program
   .action(async (opts: { bundle: string; model?: string[]; at?: string }) => {
     const { assessBundleFile } = await import('./commands/assess.ts');
     try {
-      const bundle = await assessBundleFile({ ...opts, modelsDir: process.env.MODELS_DIR ?? BUNDLED_MODELS_DIR });
+      const bundle = await assessBundleFile({ ...opts, modelsDir: process.env.MODELS_DIR || BUNDLED_MODELS_DIR });
       process.stdout.write(JSON.stringify(bundle, null, 2) + '\n');
     } catch (err) {
       fail(err);
@@ -78,7 +78,7 @@ models
   .description('list models under MODELS_DIR')
   .action(async () => {
     const { loadModelRegistry } = await import('./models/registry.ts');
-    const registry = await loadModelRegistry({ dir: process.env.MODELS_DIR ?? BUNDLED_MODELS_DIR });
+    const registry = await loadModelRegistry({ dir: process.env.MODELS_DIR || BUNDLED_MODELS_DIR });
     for (const m of registry.list()) {
       console.log(`${m.manifest.id.padEnd(14)} ${m.manifest.version.padEnd(8)} ${m.manifest.title}`);
     }
@@ -91,7 +91,7 @@ models
   .action(async () => {
     const { loadModelRegistry } = await import('./models/registry.ts');
     const { verifyModel } = await import('./models/verify.ts');
-    const registry = await loadModelRegistry({ dir: process.env.MODELS_DIR ?? BUNDLED_MODELS_DIR });
+    const registry = await loadModelRegistry({ dir: process.env.MODELS_DIR || BUNDLED_MODELS_DIR });
     let failed = registry.problems.length;
     for (const p of registry.problems) console.error(p);
     for (const m of registry.list()) {

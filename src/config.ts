@@ -7,6 +7,8 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { SIGNING_ALGS, signingKeyFromConfig, type SigningKey } from './fhir/jwks.ts';
+import { DEFAULT_SMART_SCOPE } from './fhir/smart-backend.ts';
 
 /** The bundled models shipped with fhir-risk (`models/` at the repository root). */
 export const BUNDLED_MODELS_DIR = fileURLToPath(new URL('../models/', import.meta.url));
@@ -74,6 +76,12 @@ const envSchema = z.object({
   FHIR_CLIENT_ID: z.string().min(1).optional(),
   FHIR_CLIENT_SECRET: z.string().min(1).optional(),
   FHIR_SCOPE: z.string().min(1).optional(),
+  /** smart-backend: the PEM (PKCS#8) private key that signs client assertions, or a file holding it. */
+  FHIR_PRIVATE_KEY: z.string().min(1).optional(),
+  FHIR_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  /** smart-backend: `kid` of the key (default: its RFC 7638 thumbprint). */
+  FHIR_KEY_ID: z.string().min(1).optional(),
+  FHIR_SIGNING_ALG: z.enum(SIGNING_ALGS).default('RS384'),
   /** EHR request timeout. */
   FHIR_TIMEOUT_MS: int(100, 600_000).default(15_000),
 });
@@ -82,7 +90,15 @@ export type AuthConfig =
   | { kind: 'none' }
   | { kind: 'bearer'; token: string }
   | { kind: 'client-credentials'; tokenUrl: string; clientId: string; clientSecret: string; scope?: string }
-  | { kind: 'smart-backend'; tokenUrl: string; clientId: string; scope?: string };
+  | {
+      kind: 'smart-backend';
+      /** Unset: discovered from `${fhirBaseUrl}/.well-known/smart-configuration`. */
+      tokenUrl?: string;
+      fhirBaseUrl?: string;
+      clientId: string;
+      scope: string;
+      signingKey: SigningKey;
+    };
 
 export interface Config {
   fhirBaseUrl?: string;
@@ -156,9 +172,30 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions): 
         ...(e.FHIR_SCOPE ? { scope: e.FHIR_SCOPE } : {}),
       };
       break;
-    case 'smart-backend':
-      problems.push('FHIR_AUTH: smart-backend is not implemented yet; use bearer or client-credentials');
+    case 'smart-backend': {
+      const clientId = need('FHIR_CLIENT_ID', 'FHIR_AUTH=smart-backend');
+      if (!e.FHIR_TOKEN_URL && !e.FHIR_BASE_URL) {
+        problems.push('FHIR_TOKEN_URL: required when FHIR_AUTH=smart-backend and FHIR_BASE_URL is unset (nothing to discover it from)');
+      }
+      const key = signingKeyFromConfig({
+        pem: e.FHIR_PRIVATE_KEY,
+        file: e.FHIR_PRIVATE_KEY_FILE,
+        alg: e.FHIR_SIGNING_ALG,
+        kid: e.FHIR_KEY_ID,
+      });
+      if (key.problems) problems.push(...key.problems);
+      else {
+        auth = {
+          kind: 'smart-backend',
+          ...(e.FHIR_TOKEN_URL ? { tokenUrl: e.FHIR_TOKEN_URL } : {}),
+          ...(e.FHIR_BASE_URL ? { fhirBaseUrl: e.FHIR_BASE_URL } : {}),
+          clientId,
+          scope: e.FHIR_SCOPE ?? DEFAULT_SMART_SCOPE,
+          signingKey: key.key,
+        };
+      }
       break;
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

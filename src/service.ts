@@ -6,11 +6,12 @@
  * jobs, close queues, then connections.
  */
 import type { Server } from 'node:http';
-import { createApp } from './app.ts';
+import { createApp, createWorkerApp } from './app.ts';
 import { BUNDLED_PROFILES_DIR, type Config } from './config.ts';
 import { loadValueSets, type ValueSetIndex } from './features/value-sets.ts';
 import { createAuthHeaderProvider } from './fhir/auth.ts';
 import { FhirKitEhrClient } from './fhir/ehr-client.ts';
+import { publicJwks } from './fhir/jwks.ts';
 import { loadModelRegistry } from './models/registry.ts';
 import type { ModelRegistry } from './models/types.ts';
 import { logger } from './observability/logger.ts';
@@ -26,9 +27,9 @@ export interface RunningService {
   readonly pipeline: Pipeline;
   readonly models: ModelRegistry;
   readonly valueSets: ValueSetIndex;
-  /** The HTTP server, when the role serves HTTP. */
-  readonly server?: Server;
-  readonly port?: number;
+  /** The HTTP server (the API, or a worker's health and metrics). */
+  readonly server: Server;
+  readonly port: number;
   stop(): Promise<void>;
 }
 
@@ -71,46 +72,45 @@ export async function startService(
     ...(hooks.onWritten ? { onWritten: hooks.onWritten } : {}),
   });
 
-  let server: Server | undefined;
-  let port: number | undefined;
-  if (role !== 'worker') {
-    const app = createApp({
-      sink: pipeline.sink,
-      ...(config.notifySecret ? { notifySecret: config.notifySecret } : {}),
-      notifyBodyLimit: config.notifyBodyLimit,
-      redisReady: () => pipeline.redisReady(),
-      sampleQueueDepths: () => pipeline.sampleQueueDepths(),
-      subscriptionTracker: new RedisSubscriptionTracker(pipeline.producer, `${config.queuePrefix}:ingress`),
-      ehr,
-      results,
-      models,
-      valueSets,
-      shadow: new Set(config.modelsShadow),
-      writeMode: config.writeMode,
-      ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
-    });
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.port, '0.0.0.0', () => resolve(s));
-      s.once('error', reject);
-    });
-    const address = server.address();
-    port = typeof address === 'object' && address ? address.port : config.port;
-    logger.info({ port, role }, 'fhir-risk listening');
-  } else {
-    logger.info({ role }, 'fhir-risk workers running');
-  }
+  const app =
+    role === 'worker'
+      ? createWorkerApp({ redisReady: () => pipeline.redisReady(), models })
+      : createApp({
+          sink: pipeline.sink,
+          ...(config.notifySecret ? { notifySecret: config.notifySecret } : {}),
+          notifyBodyLimit: config.notifyBodyLimit,
+          redisReady: () => pipeline.redisReady(),
+          sampleQueueDepths: () => pipeline.sampleQueueDepths(),
+          subscriptionTracker: new RedisSubscriptionTracker(pipeline.producer, `${config.queuePrefix}:ingress`),
+          ehr,
+          results,
+          models,
+          valueSets,
+          shadow: new Set(config.modelsShadow),
+          writeMode: config.writeMode,
+          ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
+        });
+  // Workers listen too, for /healthz, /readyz and /metrics only.
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, '0.0.0.0', () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ port, role }, role === 'worker' ? 'fhir-risk workers running (health and metrics on this port)' : 'fhir-risk listening');
 
   return {
     pipeline,
     models,
     valueSets,
-    ...(server ? { server } : {}),
-    ...(port !== undefined ? { port } : {}),
+    server,
+    port,
     async stop() {
-      if (server) {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections?.();
-      }
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Keep-alive connections would hold close() open; in-flight requests still finish.
+        server.closeIdleConnections();
+      });
       await pipeline.close();
       await models.close();
     },

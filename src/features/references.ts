@@ -1,7 +1,7 @@
 /**
  * References between resources: versioned basis references and the patient a resource is about.
  */
-import type { Reference, Resource } from 'fhir/r4.js';
+import type { FhirResource, Reference, Resource } from 'fhir/r4.js';
 
 /** `Type/id/_history/vid`, or `Type/id` when the resource has no version; undefined without an id. */
 export function versionedReference(resource: Resource): string | undefined {
@@ -25,7 +25,7 @@ export function referencedId(reference: string | undefined, type: string): strin
 }
 
 /** The patient id a clinical resource is about (`subject`, else `patient`), if it names one. */
-export function patientIdOf(resource: Resource): string | undefined {
+export function patientIdOf(resource: FhirResource | Resource): string | undefined {
   if (resource.resourceType === 'Patient') return resource.id;
   const holder = resource as { subject?: Reference; patient?: Reference };
   const ref = holder.subject ?? holder.patient;

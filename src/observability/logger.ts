@@ -23,11 +23,18 @@ const REDACT = [
   'req.headers.authorization',
 ];
 
-export const logger: Logger = pino({
-  level: process.env.LOG_LEVEL ?? 'info',
-  base: { service: 'fhir-risk' },
-  redact: { paths: REDACT, censor: '[redacted]' },
-  timestamp: pino.stdTimeFunctions.isoTime,
-});
+/**
+ * Logs go to stderr: stdout belongs to command output (`assess` prints a Bundle there), and
+ * container platforms collect both streams.
+ */
+export const logger: Logger = pino(
+  {
+    level: process.env.LOG_LEVEL ?? 'info',
+    base: { service: 'fhir-risk' },
+    redact: { paths: REDACT, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  },
+  pino.destination({ dest: 2, sync: true }),
+);
 
 export type { Logger };

@@ -31,6 +31,21 @@ export interface RedisEventSinkOptions {
 
 const ENTERED_IN_ERROR = new Set(['entered-in-error']);
 
+/**
+ * How long a notification waits for Redis before it is answered 503. BullMQ waits for a
+ * connection indefinitely; the sender must hear "retry later" within its own timeout instead.
+ * If the write lands after we answered 503, the sender's retry has the same job id: a no-op.
+ */
+export const ENQUEUE_TIMEOUT_MS = 3000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export class RedisEventSink implements EventSink {
   constructor(private readonly options: RedisEventSinkOptions) {}
 
@@ -49,7 +64,7 @@ export class RedisEventSink implements EventSink {
     }
     if (jobs.length === 0) return { accepted: 0, duplicates: 0, ignored };
     try {
-      await this.options.events.addBulk(
+      await withTimeout(this.options.events.addBulk(
         jobs.map((j) => ({
           ...j,
           opts: {
@@ -60,7 +75,7 @@ export class RedisEventSink implements EventSink {
             removeOnFail: KEEP_FAILED,
           },
         })),
-      );
+      ), ENQUEUE_TIMEOUT_MS);
     } catch (err) {
       logger.warn({ err: (err as Error).message, events: jobs.length }, 'could not store events in Redis');
       throw new QueueUnavailableError('The event queue (Redis) is unavailable; retry later', { cause: err });

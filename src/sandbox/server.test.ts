@@ -221,5 +221,14 @@ describe('sandbox REST API', () => {
     assert.deepEqual([...statuses].sort(), [429, 500]);
     assert.equal(sandbox.counters.faults.errors, 20);
     assert.equal((await call('GET', 'metadata')).status, 200);
+
+    sandbox.faults.stallRate = 1;
+    sandbox.faults.stallMs = 150;
+    const started = Date.now();
+    const stalled = await call('GET', 'metadata');
+    sandbox.faults.stallRate = 0;
+    assert.equal(stalled.status, 200);
+    assert.ok(Date.now() - started >= 140);
+    assert.equal(sandbox.counters.faults.stalls, 1);
   });
 });
