@@ -174,7 +174,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions): 
       break;
     case 'smart-backend': {
       const clientId = need('FHIR_CLIENT_ID', 'FHIR_AUTH=smart-backend');
-      if (!e.FHIR_TOKEN_URL && !e.FHIR_BASE_URL) {
+      // When FHIR_BASE_URL is required, its own line already says what to fix.
+      if (!e.FHIR_TOKEN_URL && !e.FHIR_BASE_URL && !options.requireFhir) {
         problems.push('FHIR_TOKEN_URL: required when FHIR_AUTH=smart-backend and FHIR_BASE_URL is unset (nothing to discover it from)');
       }
       const key = signingKeyFromConfig({
