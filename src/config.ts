@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { ApiAuthConfig } from './api/api-auth.ts';
 import { ConfigError } from './errors.ts';
 import { SIGNING_ALGS, signingKeyFromConfig, type SigningKey } from './fhir/jwks.ts';
 import { DEFAULT_SMART_SCOPE } from './fhir/smart-backend.ts';
@@ -37,6 +38,39 @@ const bytes = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/**
+ * A period as an ISO 8601 duration (`PT15M`, `P30D`, `P1W`, `PT1H30M`) or milliseconds (`900000`).
+ * Years and months are refused: their length varies, so `P1M` would not say how long it waits.
+ * With `allowOff`, `0` or `off` turn the task off (→ 0).
+ */
+const duration = (allowOff: boolean) =>
+  z
+    .string()
+    .trim()
+    .transform((v, ctx) => {
+      const ms = parseDurationMs(v);
+      if (ms === 0 && allowOff) return 0;
+      if (ms === undefined || ms < 100) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `an ISO 8601 duration such as PT15M or P30D, or milliseconds (at least 100)${allowOff ? ', or 0/off to turn it off' : ''}`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+/** `PnW`, `PnDTnHnMnS` (fractional seconds allowed), plain milliseconds, `off`/`0` → 0; else undefined. */
+export function parseDurationMs(text: string): number | undefined {
+  const v = text.trim();
+  if (/^(off|0)$/i.test(v)) return 0;
+  if (/^\d+$/.test(v)) return Number(v);
+  const m = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(v);
+  if (!m || v.toUpperCase() === 'P' || /T$/i.test(v)) return undefined;
+  const [w, d, h, min, sec] = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number, number];
+  return Math.round(((((w * 7 + d) * 24 + h) * 60 + min) * 60 + sec) * 1000);
+}
+
 const envSchema = z.object({
   /** The EHR's FHIR R4 base URL: where patient data is read (and, by default, results written). */
   FHIR_BASE_URL: httpUrl.optional(),
@@ -57,14 +91,28 @@ const envSchema = z.object({
   MODELS_STRICT: bool.default(false),
   /** Comma-separated model ids not to run. */
   MODELS_DISABLED: z.string().default(''),
-  /** Comma-separated model ids written with status `preliminary` (shadow mode). */
-  MODELS_SHADOW: z.string().default(''),
+  /**
+   * Shadow mode, comma-separated: `id` writes that model's assessments with status
+   * `preliminary`; `id:measure` only measures (metrics and logs, nothing written).
+   */
+  MODELS_SHADOW: z
+    .string()
+    .regex(/^(\s*[a-z0-9-]+(:measure)?\s*(,|$))*$/, 'comma-separated model ids, each optionally with :measure')
+    .default(''),
+  /** Longest one ONNX inference may take before the scoring fails (and is retried). */
+  MODEL_TIMEOUT_MS: int(10, 600_000).default(5000),
   /** Shared secret notifications must prove (X-Signature HMAC, Bearer or ?token=). */
   NOTIFY_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   NOTIFY_BODY_LIMIT: bytes.default(5 * 1024 * 1024),
   /** A burst of events for one patient and model within this window becomes one scoring. */
   SCORE_DEBOUNCE_MS: int(0, 600_000).default(2000),
   WORKER_CONCURRENCY: int(1, 256).default(8),
+  /** Reconciliation sweep on a schedule (one across all pods); `0`/`off` turns it off. */
+  SWEEP_INTERVAL: duration(true).default(15 * 60_000),
+  /** How often the re-scoring of assessments older than RESCORE_MAX_AGE runs; `0`/`off` turns it off. */
+  RESCORE_INTERVAL: duration(true).default(3600_000),
+  /** A (patient, model) whose newest assessment is older than this is re-scored. */
+  RESCORE_MAX_AGE: duration(false).default(30 * 24 * 3600_000),
   /** How RiskAssessments are written: PUT with a deterministic id, or conditional create. */
   WRITE_MODE: z.enum(['put', 'conditional-create']).default('put'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -84,6 +132,14 @@ const envSchema = z.object({
   FHIR_SIGNING_ALG: z.enum(SIGNING_ALGS).default('RS384'),
   /** EHR request timeout. */
   FHIR_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  /** Authentication of the results API (/fhir): none (development only) or jwt (SMART access tokens). */
+  API_AUTH: z.enum(['none', 'jwt']).default('none'),
+  /** jwt: the authorization server's JSON Web Key Set. */
+  API_JWKS_URL: httpUrl.optional(),
+  /** jwt: the expected `iss` of access tokens. */
+  API_ISSUER: z.string().min(1).optional(),
+  /** jwt: the expected `aud` of access tokens (usually this service's public /fhir URL). */
+  API_AUDIENCE: z.string().min(1).optional(),
 });
 
 export type AuthConfig =
@@ -109,16 +165,26 @@ export interface Config {
   modelsDir: string;
   modelsStrict: boolean;
   modelsDisabled: string[];
+  /** Shadow models written as `preliminary`. */
   modelsShadow: string[];
+  /** Shadow models only measured, never written. */
+  modelsMeasureOnly: string[];
+  modelTimeoutMs: number;
   notifySecret?: string;
   notifyBodyLimit: number;
   scoreDebounceMs: number;
   workerConcurrency: number;
+  /** Milliseconds between scheduled sweeps; 0 = off. */
+  sweepIntervalMs: number;
+  /** Milliseconds between max-age re-scoring passes; 0 = off. */
+  rescoreIntervalMs: number;
+  rescoreMaxAgeMs: number;
   writeMode: 'put' | 'conditional-create';
   logLevel: string;
   publicBaseUrl?: string;
   auth: AuthConfig;
   fhirTimeoutMs: number;
+  apiAuth: ApiAuthConfig;
 }
 
 export interface LoadConfigOptions {
@@ -198,6 +264,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions): 
       break;
     }
   }
+  const apiAuth: ApiAuthConfig =
+    e.API_AUTH === 'jwt'
+      ? {
+          mode: 'jwt',
+          jwksUrl: need('API_JWKS_URL', 'API_AUTH=jwt'),
+          issuer: need('API_ISSUER', 'API_AUTH=jwt'),
+          audience: need('API_AUDIENCE', 'API_AUTH=jwt'),
+        }
+      : { mode: 'none' };
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -209,15 +284,23 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions): 
     modelsDir: e.MODELS_DIR,
     modelsStrict: e.MODELS_STRICT,
     modelsDisabled: list(e.MODELS_DISABLED),
-    modelsShadow: list(e.MODELS_SHADOW),
+    modelsShadow: list(e.MODELS_SHADOW).filter((m) => !m.endsWith(':measure')),
+    modelsMeasureOnly: list(e.MODELS_SHADOW)
+      .filter((m) => m.endsWith(':measure'))
+      .map((m) => m.slice(0, -':measure'.length)),
+    modelTimeoutMs: e.MODEL_TIMEOUT_MS,
     ...(e.NOTIFY_SECRET ? { notifySecret: e.NOTIFY_SECRET } : {}),
     notifyBodyLimit: e.NOTIFY_BODY_LIMIT,
     scoreDebounceMs: e.SCORE_DEBOUNCE_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    sweepIntervalMs: e.SWEEP_INTERVAL,
+    rescoreIntervalMs: e.RESCORE_INTERVAL,
+    rescoreMaxAgeMs: e.RESCORE_MAX_AGE,
     writeMode: e.WRITE_MODE,
     logLevel: e.LOG_LEVEL,
     ...(e.PUBLIC_BASE_URL ? { publicBaseUrl: e.PUBLIC_BASE_URL } : {}),
     auth,
     fhirTimeoutMs: e.FHIR_TIMEOUT_MS,
+    apiAuth,
   };
 }

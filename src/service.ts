@@ -89,6 +89,7 @@ export async function startService(
           shadow: new Set(config.modelsShadow),
           writeMode: config.writeMode,
           ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
+          ...(config.auth.kind === 'smart-backend' ? { jwks: publicJwks(config.auth.signingKey) } : {}),
         });
   // Workers listen too, for /healthz, /readyz and /metrics only.
   const server = await new Promise<Server>((resolve, reject) => {

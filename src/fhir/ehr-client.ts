@@ -9,6 +9,7 @@ import type { Bundle, FhirResource, Resource } from 'fhir/r4.js';
 import { InvalidInputError, RetryableError } from '../errors.ts';
 import type { AuthHeaderProvider } from './auth.ts';
 import type { EhrClient } from './client-types.ts';
+import { noteRequest } from './request-counter.ts';
 
 export interface EhrClientOptions {
   baseUrl: string;
@@ -126,6 +127,7 @@ export class FhirKitEhrClient implements EhrClient {
     const signal = AbortSignal.timeout(this.#options.timeoutMs ?? 15_000);
     const started = performance.now();
     this.#requests++;
+    noteRequest();
     try {
       const result = (await run({ headers, signal })) as KitResource;
       const status = Client.httpFor(result).response?.status ?? 200;

@@ -100,3 +100,25 @@ export const subscriptionGapsTotal = new Counter({
   help: 'Gaps detected in subscription event numbers (each triggers a reconciliation sweep)',
   registers: [registry],
 });
+
+export const inferenceSeconds = new Histogram({
+  name: 'fhir_risk_inference_seconds',
+  help: 'ONNX inference time per call, by model (onnxruntime-node, session reused)',
+  labelNames: ['model'] as const,
+  buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+  registers: [registry],
+});
+
+export const maintenanceRunsTotal = new Counter({
+  name: 'fhir_risk_maintenance_runs_total',
+  help: 'Scheduled maintenance runs (task: sweep, rescore), by outcome (done, skipped-locked, failed)',
+  labelNames: ['task', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const rescoresScheduledTotal = new Counter({
+  name: 'fhir_risk_rescores_scheduled_total',
+  help: 'Scorings scheduled by the max-age re-scoring (newest assessment older than RESCORE_MAX_AGE), by model',
+  labelNames: ['model'] as const,
+  registers: [registry],
+});

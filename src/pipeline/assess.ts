@@ -5,11 +5,12 @@
  * disagree. Pure with respect to the EHR: reading and writing happen around it.
  */
 import type { RiskAssessment } from 'fhir/r4.js';
-import { NotApplicableError } from '../errors.ts';
+import { NotApplicableError, RetryableError } from '../errors.ts';
 import { featurize } from '../features/featurize.ts';
 import type { FeatureVector, PatientRecord } from '../features/types.ts';
 import type { ValueSetIndex } from '../features/value-sets.ts';
 import type { LoadedModel } from '../models/types.ts';
+import { inferenceSeconds } from '../observability/metrics.ts';
 import { buildRiskAssessment } from '../writeback/build.ts';
 import { validateRiskAssessment } from '../writeback/validate.ts';
 
@@ -17,6 +18,26 @@ export interface AssessOptions {
   valueSets: ValueSetIndex;
   /** Model ids in shadow mode: their assessments are `preliminary`. */
   shadow?: ReadonlySet<string>;
+  /** Longest one inference may take (default 5 s). */
+  timeoutMs?: number;
+}
+
+/** Runs one row through the model, timed (metric) and bounded (a hung session fails the job). */
+async function predictOne(model: LoadedModel, row: number[], timeoutMs: number) {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const [prediction] = await Promise.race([
+      model.predict([row]),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new RetryableError(`${model.manifest.id}: inference took longer than ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return prediction;
+  } finally {
+    clearTimeout(timer);
+    inferenceSeconds.observe({ model: model.manifest.id }, (performance.now() - started) / 1000);
+  }
 }
 
 export type ModelResult =
@@ -40,7 +61,7 @@ export async function assessRecord(
         if (err instanceof NotApplicableError) return { model, notApplicable: err };
         throw err;
       }
-      const [prediction] = await model.predict([vector.values.map((v) => v.value)]);
+      const prediction = await predictOne(model, vector.values.map((v) => v.value), options.timeoutMs ?? 5000);
       if (!prediction) throw new Error(`${model.manifest.id}: the model returned no prediction`);
       const assessment = buildRiskAssessment({
         manifest: model.manifest,

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DeliveryStyle, ResourceAction } from '../ingress/resource-event.ts';
+import { RETRY_AFTER_BACKOFF } from './backoff.ts';
 
 export const EVENTS_QUEUE = 'events';
 export const SCORES_QUEUE = 'scores';
@@ -63,10 +64,26 @@ export function scoreDedupId(patientId: string, modelId: string): string {
 /**
  * Retry policy for both queues. EHR outages are the usual cause of failures; exponential backoff
  * from 2 s over 12 attempts waits about 2 + 4 + … + 4096 s ≈ 2.3 h in total before a job is
- * dead-lettered (kept in the failed set, visible to `fhir-risk dlq list`, replayable).
+ * dead-lettered (kept in the failed set, visible to `fhir-risk dlq list`, replayable). The
+ * strategy (`backoff.ts`) never retries sooner than the EHR's Retry-After.
+ *
+ * `JOB_ATTEMPTS` (1–100) and `JOB_BACKOFF_MS` (base delay, 10 ms–1 h) override the defaults, read
+ * once at start-up: reliability tests need a short budget ("EHR down longer than the retry
+ * budget", test/chaos), some operators a longer one. A bad value stops start-up, never ignored.
+ * (They belong in config.ts with the other variables; read here to keep the change minimal.)
  */
-export const JOB_ATTEMPTS = 12;
-export const JOB_BACKOFF = { type: 'exponential', delay: 2000 } as const;
+export const JOB_ATTEMPTS = intFromEnv('JOB_ATTEMPTS', 12, 1, 100);
+export const JOB_BACKOFF = { type: RETRY_AFTER_BACKOFF, delay: intFromEnv('JOB_BACKOFF_MS', 2000, 10, 3600_000) } as const;
+
+function intFromEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new Error(`${name}: must be an integer from ${min} to ${max} (got '${raw.slice(0, 20)}')`);
+  }
+  return value;
+}
 
 /**
  * Completed events jobs are kept for a day so a redelivery within that window (HAPI retries,

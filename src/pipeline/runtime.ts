@@ -16,7 +16,8 @@ import { logger } from '../observability/logger.ts';
 import { deadLetteredTotal, queueDepth } from '../observability/metrics.ts';
 import { eventProcessor } from './event-worker.ts';
 import { RedisEventSink, type TriggerMatcher } from './event-sink.ts';
-import { EVENTS_QUEUE, SCORES_QUEUE, type EventJobData, type ScoreJobData } from './jobs.ts';
+import { EVENTS_QUEUE, JOB_BACKOFF, SCORES_QUEUE, type EventJobData, type ScoreJobData } from './jobs.ts';
+import { retryAfterBackoff } from './backoff.ts';
 import { createProducerConnection, createWorkerConnection, redisAnswers } from './redis.ts';
 import { ResourceIndex } from './resource-index.ts';
 import { ScoreScheduler } from './score-scheduler.ts';
@@ -26,7 +27,8 @@ import { withdrawAssessmentsUsing } from './withdraw.ts';
 import { runSweep } from './sweep.ts';
 
 export interface PipelineOptions {
-  config: Pick<Config, 'redisUrl' | 'queuePrefix' | 'scoreDebounceMs' | 'workerConcurrency' | 'writeMode' | 'modelsShadow'>;
+  config: Pick<Config, 'redisUrl' | 'queuePrefix' | 'scoreDebounceMs' | 'workerConcurrency' | 'writeMode' | 'modelsShadow'> &
+    Partial<Pick<Config, 'modelsMeasureOnly' | 'modelTimeoutMs'>>;
   models: ModelRegistry;
   valueSets: ValueSetIndex;
   ehr: EhrClient;
@@ -106,6 +108,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     workerConnection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
     shutdown.add(3, 'redis worker', async () => workerConnection.quit().catch(() => workerConnection.disconnect()));
     const index = new ResourceIndex(workerConnection, prefix);
+    const backoffStrategy = retryAfterBackoff(JOB_BACKOFF.delay);
     const eventWorker = new Worker<EventJobData>(
       EVENTS_QUEUE,
       eventProcessor({
@@ -116,7 +119,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         allModelIds: () => options.models.list().map((m) => m.manifest.id),
         withdrawAssessmentsUsing: (patientId, ref) => withdrawAssessmentsUsing(options.results, patientId, ref),
       }),
-      { connection: workerConnection, prefix, concurrency: config.workerConcurrency },
+      { connection: workerConnection, prefix, concurrency: config.workerConcurrency, settings: { backoffStrategy } },
     );
     const scoreWorker = new Worker<ScoreJobData>(
       SCORES_QUEUE,
@@ -126,11 +129,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         models: options.models,
         valueSets: options.valueSets,
         shadow: new Set(config.modelsShadow),
+        measureOnly: new Set(config.modelsMeasureOnly ?? []),
+        ...(config.modelTimeoutMs ? { modelTimeoutMs: config.modelTimeoutMs } : {}),
         writeMode: config.writeMode,
         lastWritten: redisLastWritten(workerConnection, prefix),
         ...(options.onWritten ? { onWritten: options.onWritten } : {}),
       }),
-      { connection: workerConnection, prefix, concurrency: config.workerConcurrency },
+      { connection: workerConnection, prefix, concurrency: config.workerConcurrency, settings: { backoffStrategy } },
     );
     for (const [name, worker] of [
       [EVENTS_QUEUE, eventWorker],

@@ -14,7 +14,8 @@ import type { ValueSetIndex } from '../features/value-sets.ts';
 import type { EhrClient } from '../fhir/client-types.ts';
 import type { ModelRegistry } from '../models/types.ts';
 import { logger } from '../observability/logger.ts';
-import { bandsTotal, notApplicableTotal, scoreDistribution, scoringsTotal, stageLatency } from '../observability/metrics.ts';
+import { countRequests } from '../fhir/request-counter.ts';
+import { bandsTotal, ehrRequestsPerScoring, notApplicableTotal, scoreDistribution, scoringsTotal, stageLatency } from '../observability/metrics.ts';
 import { writeRiskAssessment } from '../writeback/write.ts';
 import { assessRecord } from './assess.ts';
 import type { ScoreJobData } from './jobs.ts';
@@ -25,6 +26,9 @@ export interface ScoreProcessorDeps {
   models: ModelRegistry;
   valueSets: ValueSetIndex;
   shadow: ReadonlySet<string>;
+  /** Shadow models that are only measured: scored and counted, never written. */
+  measureOnly?: ReadonlySet<string>;
+  modelTimeoutMs?: number;
   writeMode: 'put' | 'conditional-create';
   /**
    * Remembers the identifier last written per (patient, model), so a re-scoring whose inputs did
@@ -37,7 +41,7 @@ export interface ScoreProcessorDeps {
   now?: () => Date;
 }
 
-export type ScoreOutcome = 'written' | 'unchanged' | 'not-applicable' | 'model-unavailable' | 'patient-gone';
+export type ScoreOutcome = 'written' | 'unchanged' | 'shadow-measured' | 'not-applicable' | 'model-unavailable' | 'patient-gone';
 
 export interface LastWrittenStore {
   get(patientId: string, modelId: string): Promise<string | undefined>;
@@ -62,7 +66,11 @@ export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps)
     throw err;
   }
   const at = deps.now?.() ?? new Date();
-  const [result] = await assessRecord(record, [model], at, { valueSets: deps.valueSets, shadow: deps.shadow });
+  const [result] = await assessRecord(record, [model], at, {
+    valueSets: deps.valueSets,
+    shadow: deps.shadow,
+    ...(deps.modelTimeoutMs ? { timeoutMs: deps.modelTimeoutMs } : {}),
+  });
   if (!result) throw new Error('assessRecord returned no result');
   stageLatency.observe({ stage: 'scored' }, (Date.now() - data.receivedAt) / 1000);
 
@@ -73,6 +81,13 @@ export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps)
     return 'not-applicable';
   }
 
+  if (deps.measureOnly?.has(data.modelId)) {
+    scoringsTotal.inc({ model: data.modelId, outcome: 'shadow-measured' });
+    const p = result.assessment.prediction?.[0];
+    bandsTotal.inc({ model: data.modelId, band: p?.qualitativeRisk?.coding?.[1]?.code ?? 'unknown' });
+    log.info('shadow model (measure only): scored, not written');
+    return 'shadow-measured';
+  }
   const identifier = result.assessment.identifier?.[0]?.value ?? '';
   if (identifier && (await deps.lastWritten?.get(data.patientId, data.modelId)) === identifier) {
     scoringsTotal.inc({ model: data.modelId, outcome: 'unchanged' });
@@ -96,7 +111,9 @@ export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps)
 export function scoreProcessor(deps: ScoreProcessorDeps) {
   return async (job: Job<ScoreJobData>): Promise<ScoreOutcome> => {
     try {
-      return await processScore(job.data, deps);
+      const { result, requests } = await countRequests(() => processScore(job.data, deps));
+      if (result === 'written' || result === 'unchanged') ehrRequestsPerScoring.observe(requests);
+      return result;
     } catch (err) {
       // Input that can never succeed goes straight to the dead-letter set instead of retrying for hours.
       if (err instanceof InvalidInputError) throw new UnrecoverableError(err.message);
