@@ -3,6 +3,7 @@
  * Reads top-down as the system: routes in the order a request meets them.
  */
 import express, { type Express } from 'express';
+import { createApiAuth, type ApiAuthConfig } from './api/api-auth.ts';
 import { createFhirFacade, type FacadeDeps } from './api/fhir-facade.ts';
 import { errorHandler, sendFhir } from './api/async-route.ts';
 import type { PublicJwks } from './fhir/jwks.ts';
@@ -23,6 +24,8 @@ export interface AppDeps extends FacadeDeps {
   subscriptionTracker?: SubscriptionTracker;
   /** The public key set of the SMART Backend Services signing key, when one is configured. */
   jwks?: PublicJwks;
+  /** Authentication of the results API (`API_AUTH`); unset = none (development only). */
+  apiAuth?: ApiAuthConfig;
 }
 
 /**
@@ -112,7 +115,9 @@ export function createApp(deps: AppDeps): Express {
     })().catch(next);
   });
 
-  app.use('/fhir', express.json({ type: ['application/json', 'application/fhir+json'], limit: '1mb' }), createFhirFacade(deps));
+  // One instance for every router it guards (it caches the JWKS): /fhir now, /cds-services and /admin too.
+  const apiAuth = createApiAuth(deps.apiAuth ?? { mode: 'none' });
+  app.use('/fhir', express.json({ type: ['application/json', 'application/fhir+json'], limit: '1mb' }), createFhirFacade(deps, apiAuth));
 
   app.use((req, res) => {
     sendFhir(res, 404, outcome('error', 'not-found', `No route for ${req.method} ${req.path}`));

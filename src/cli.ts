@@ -161,15 +161,28 @@ program
 
 program
   .command('backfill')
-  .description('schedule scorings for patients that produced no events (a bulk load, a new model)')
+  .description('schedule scorings for patients that produced no events (a bulk load, a new model); resumable')
   .option('--patient <id...>', 'these patients (default: every Patient on the EHR)')
+  .option('--search <query>', "the patients a Patient search finds, e.g. 'Patient?_lastUpdated=gt2024-01-01'")
+  .option('--group <ref>', 'the active Patient members of Group/ID')
   .option('--model <id...>', 'only these models')
-  .action(async (opts: { patient?: string[]; model?: string[] }) => {
+  .option('--rate <n>', 'patients per second', String(50))
+  .option('--resume', 'continue the previous run of the same selection after its last scheduled patient')
+  .action(async (opts: { patient?: string[]; search?: string; group?: string; model?: string[]; rate: string; resume?: boolean }) => {
     const config = configOrExit(true);
-    const { backfillCommand } = await import('./commands/backfill.ts');
+    const rate = Number(opts.rate);
+    if (!Number.isFinite(rate) || rate <= 0) fail(new Error(`--rate must be a number of patients per second above 0 (got '${opts.rate}')`));
+    const { backfillCommand, stderrProgress, summaryLine } = await import('./commands/backfill.ts');
+    // Ctrl-C (or SIGTERM) stops after the current patient and keeps the checkpoint for --resume.
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
     try {
-      console.log(JSON.stringify(await backfillCommand(config, opts)));
-      process.exit(0);
+      const summary = await backfillCommand(config, { ...opts, rate, progress: stderrProgress(), signal: stop.signal });
+      if (opts.resume && !summary.resumed) console.error('backfill: no checkpoint of this selection to resume; started from the beginning');
+      console.error(summaryLine(summary));
+      console.log(JSON.stringify(summary));
+      process.exit(summary.complete ? 0 : 130);
     } catch (err) {
       fail(err);
     }

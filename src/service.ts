@@ -90,6 +90,7 @@ export async function startService(
           writeMode: config.writeMode,
           ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
           ...(config.auth.kind === 'smart-backend' ? { jwks: publicJwks(config.auth.signingKey) } : {}),
+          apiAuth: config.apiAuth,
         });
   // Workers listen too, for /healthz, /readyz and /metrics only.
   const server = await new Promise<Server>((resolve, reject) => {

@@ -25,6 +25,8 @@ export interface ChildOptions {
   env: Record<string, string>;
   /** Open an IPC channel (`process.send`) to the child. */
   ipc?: boolean;
+  /** Extra node flags (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 export interface Child {
@@ -66,7 +68,7 @@ export function startChild(opts: ChildOptions): Child {
   const logFile = join(LOG_DIR, `${opts.name}.log`);
   // The child writes its logs straight to a file: a pipe we must drain would throttle pino's sync writes.
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', opts.script, ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: opts.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],

@@ -18,13 +18,14 @@ export interface ServiceChild {
  */
 export async function startServiceChild(
   command: 'start' | 'serve',
-  opts: { name: string; fhirBaseUrl: string; queuePrefix: string; env?: Record<string, string> },
+  opts: { name: string; fhirBaseUrl: string; queuePrefix: string; env?: Record<string, string>; nodeArgs?: string[] },
 ): Promise<ServiceChild> {
   const port = await freePort();
   const child = startChild({
     name: opts.name,
     script: 'src/cli.ts',
     args: [command],
+    ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
     env: {
       FHIR_BASE_URL: opts.fhirBaseUrl,
       REDIS_URL,

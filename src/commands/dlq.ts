@@ -1,11 +1,16 @@
 /**
- * `fhir-risk dlq list|replay`: jobs that exhausted their retries stay in BullMQ's failed set
- * (our dead-letter queue) until an operator replays or removes them.
+ * `fhir-risk dlq list|replay`: jobs that exhausted their retries (or failed with input that can
+ * never succeed) stay in BullMQ's failed set, our dead-letter queue, until an operator replays or
+ * removes them. The admin page's "recent failures" reads the same set through `deadLettersIn`.
  */
 import { Queue } from 'bullmq';
 import type { Config } from '../config.ts';
 import { EVENTS_QUEUE, SCORES_QUEUE } from '../pipeline/jobs.ts';
 import { createWorkerConnection } from '../pipeline/redis.ts';
+import { MAINTENANCE_QUEUE } from '../pipeline/scheduler.ts';
+
+/** Every queue whose failed set is a dead-letter queue. */
+export const DEAD_LETTER_QUEUES = [EVENTS_QUEUE, SCORES_QUEUE, MAINTENANCE_QUEUE] as const;
 
 export interface DeadLetter {
   queue: string;
@@ -18,9 +23,9 @@ export interface DeadLetter {
   data: unknown;
 }
 
-async function withQueues<T>(config: Config, run: (queues: Queue[]) => Promise<T>): Promise<T> {
+async function withQueues<T>(config: Pick<Config, 'redisUrl' | 'queuePrefix'>, run: (queues: Queue[]) => Promise<T>): Promise<T> {
   const connection = createWorkerConnection(config.redisUrl);
-  const queues = [EVENTS_QUEUE, SCORES_QUEUE].map((name) => new Queue(name, { connection, prefix: config.queuePrefix }));
+  const queues = DEAD_LETTER_QUEUES.map((name) => new Queue(name, { connection, prefix: config.queuePrefix }));
   try {
     return await run(queues);
   } finally {
@@ -29,33 +34,41 @@ async function withQueues<T>(config: Config, run: (queues: Queue[]) => Promise<T
   }
 }
 
-export async function listDeadLetters(config: Config): Promise<DeadLetter[]> {
-  return withQueues(config, async (queues) => {
-    const out: DeadLetter[] = [];
-    for (const queue of queues) {
-      for (const job of await queue.getFailed(0, 999)) {
-        out.push({
-          queue: queue.name,
-          id: String(job.id),
-          name: job.name,
-          attempts: job.attemptsMade,
-          failedReason: job.failedReason,
-          ...(job.finishedOn ? { finishedOn: new Date(job.finishedOn).toISOString() } : {}),
-          data: job.data,
-        });
-      }
+/** The newest `perQueue` failed jobs of each queue, newest first overall. */
+export async function deadLettersIn(queues: readonly Queue[], perQueue = 1000): Promise<DeadLetter[]> {
+  const out: DeadLetter[] = [];
+  for (const queue of queues) {
+    // getFailed is ordered by failure time, newest first.
+    for (const job of await queue.getFailed(0, perQueue - 1)) {
+      if (!job) continue;
+      out.push({
+        queue: queue.name,
+        id: String(job.id),
+        name: job.name,
+        attempts: job.attemptsMade,
+        failedReason: job.failedReason,
+        ...(job.finishedOn ? { finishedOn: new Date(job.finishedOn).toISOString() } : {}),
+        data: job.data,
+      });
     }
-    return out;
-  });
+  }
+  return out.sort((a, b) => (b.finishedOn ?? '').localeCompare(a.finishedOn ?? ''));
 }
 
-/** Moves failed jobs back to waiting (keeping their ids, so replays stay idempotent). */
-export async function replayDeadLetters(config: Config, ids: string[] | 'all'): Promise<number> {
+export async function listDeadLetters(config: Pick<Config, 'redisUrl' | 'queuePrefix'>): Promise<DeadLetter[]> {
+  return withQueues(config, (queues) => deadLettersIn(queues));
+}
+
+/**
+ * Moves failed jobs back to waiting, keeping their ids (so a replay stays idempotent: a
+ * replayed scoring writes the same deterministic assessment). `ids` match job ids in any queue.
+ */
+export async function replayDeadLetters(config: Pick<Config, 'redisUrl' | 'queuePrefix'>, ids: string[] | 'all'): Promise<number> {
   return withQueues(config, async (queues) => {
     let replayed = 0;
     for (const queue of queues) {
-      for (const job of await queue.getFailed(0, 9999)) {
-        if (ids !== 'all' && !ids.includes(String(job.id))) continue;
+      for (const job of await queue.getFailed(0, -1)) {
+        if (!job || (ids !== 'all' && !ids.includes(String(job.id)))) continue;
         await job.retry('failed');
         replayed++;
       }

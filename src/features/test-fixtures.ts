@@ -12,7 +12,7 @@ import type { PatientRecord } from './types.ts';
 import { defaultValueSetsDir, loadValueSets } from './value-sets.ts';
 import type { ValueSetIndex } from './value-sets.ts';
 
-export const SYNTHEA_DIR = '/work/shared/data/synthea-r4/bundles';
+export const SYNTHEA_DIR = new URL('../../test/fixtures/synthea', import.meta.url).pathname;
 /** Exafluence 2025: male, 58 at last observation, Black, diabetes via complication codes, BP panel 85354-9. */
 export const EXF_PATIENT = '1e557b32-2239-dc72-1a82-316d22d17508';
 export const EXF_AT = new Date('2025-06-27T23:59:59Z');

@@ -38,44 +38,119 @@ const ENTERED_IN_ERROR = new Set(['entered-in-error']);
  */
 export const ENQUEUE_TIMEOUT_MS = 3000;
 
+/** Redis did not answer in time: no point retrying the same write at once. */
+class EnqueueTimeoutError extends Error {}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new EnqueueTimeoutError(`Redis did not answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+type BulkJob = Parameters<Queue<EventJobData>['addBulk']>[0][number];
+
+interface PendingWrite {
+  readonly jobs: readonly BulkJob[];
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Batches the Redis writes of concurrent notifications: what arrives within one turn of the event
+ * loop (or up to `maxJobs`) goes to Redis as one `addBulk` (one pipelined round trip instead of
+ * one per request). Each caller's promise settles only when the write holding its own jobs has
+ * been answered, so a notification is still acknowledged only once its events are stored.
+ *
+ * A failed batch does not fail its neighbours: unless Redis simply did not answer in time, each
+ * caller's jobs are retried on their own, so one unstorable notification fails only itself.
+ */
+export class EnqueueBatcher {
+  private pending: PendingWrite[] = [];
+  private pendingJobs = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly queue: Queue<EventJobData>,
+    private readonly timeoutMs: number = ENQUEUE_TIMEOUT_MS,
+    private readonly maxJobs = 500,
+  ) {}
+
+  /** Resolves once `jobs` are stored (or were already: same job ids are a no-op in BullMQ). */
+  write(jobs: readonly BulkJob[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ jobs, resolve, reject });
+      this.pendingJobs += jobs.length;
+      if (this.pendingJobs >= this.maxJobs) {
+        this.flush();
+      } else if (!this.scheduled) {
+        // setImmediate runs after the current I/O phase: every request parsed in this turn joins
+        // the batch, and a lone request waits for nothing.
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingJobs = 0;
+    void this.store(batch);
+  }
+
+  private async store(batch: readonly PendingWrite[]): Promise<void> {
+    try {
+      await withTimeout(this.queue.addBulk(batch.flatMap((w) => w.jobs)), this.timeoutMs);
+      for (const w of batch) w.resolve();
+    } catch (err) {
+      if (batch.length === 1 || err instanceof EnqueueTimeoutError) {
+        for (const w of batch) w.reject(err);
+        return;
+      }
+      await Promise.all(batch.map((w) => withTimeout(this.queue.addBulk([...w.jobs]), this.timeoutMs).then(() => w.resolve(), (e: unknown) => w.reject(e))));
+    }
+  }
+}
+
 export class RedisEventSink implements EventSink {
-  constructor(private readonly options: RedisEventSinkOptions) {}
+  private readonly batcher: EnqueueBatcher;
+
+  constructor(private readonly options: RedisEventSinkOptions) {
+    this.batcher = new EnqueueBatcher(options.events);
+  }
 
   async enqueue(events: readonly ResourceEvent[]): Promise<EnqueueResult> {
     const receivedAt = Date.now();
     let ignored = 0;
-    const jobs: { name: string; data: EventJobData; opts: { jobId: string } }[] = [];
+    const jobs: BulkJob[] = [];
     for (const event of events) {
       const data = this.toJobData(event, receivedAt);
       if (!data) {
         ignored++;
         continue;
       }
-      const hash = event.resource ? createHash('sha256').update(JSON.stringify(event.resource)).digest('hex') : undefined;
-      jobs.push({ name: event.action, data, opts: { jobId: eventJobId(data, hash) } });
+      // The content hash only identifies changes that carry neither a version nor a timestamp.
+      const hash =
+        event.resource && !data.versionId && !data.lastUpdated ? createHash('sha256').update(JSON.stringify(event.resource)).digest('hex') : undefined;
+      jobs.push({
+        name: event.action,
+        data,
+        opts: {
+          jobId: eventJobId(data, hash),
+          attempts: JOB_ATTEMPTS,
+          backoff: JOB_BACKOFF,
+          removeOnComplete: KEEP_COMPLETED_EVENTS,
+          removeOnFail: KEEP_FAILED,
+        },
+      });
     }
     if (jobs.length === 0) return { accepted: 0, duplicates: 0, ignored };
     try {
-      await withTimeout(this.options.events.addBulk(
-        jobs.map((j) => ({
-          ...j,
-          opts: {
-            ...j.opts,
-            attempts: JOB_ATTEMPTS,
-            backoff: JOB_BACKOFF,
-            removeOnComplete: KEEP_COMPLETED_EVENTS,
-            removeOnFail: KEEP_FAILED,
-          },
-        })),
-      ), ENQUEUE_TIMEOUT_MS);
+      await this.batcher.write(jobs);
     } catch (err) {
       logger.warn({ err: (err as Error).message, events: jobs.length }, 'could not store events in Redis');
       throw new QueueUnavailableError('The event queue (Redis) is unavailable; retry later', { cause: err });

@@ -25,10 +25,12 @@ import { scoreProcessor, type LastWrittenStore } from './score-worker.ts';
 import { ShutdownRegistry } from './shutdown.ts';
 import { withdrawAssessmentsUsing } from './withdraw.ts';
 import { runSweep } from './sweep.ts';
+import { MAINTENANCE_QUEUE, runMaxAgeRescore, startMaintenance, type MaintenanceJobData } from './scheduler.ts';
 
 export interface PipelineOptions {
   config: Pick<Config, 'redisUrl' | 'queuePrefix' | 'scoreDebounceMs' | 'workerConcurrency' | 'writeMode' | 'modelsShadow'> &
-    Partial<Pick<Config, 'modelsMeasureOnly' | 'modelTimeoutMs'>>;
+    Partial<Pick<Config, 'modelsMeasureOnly' | 'modelTimeoutMs'>> &
+    Partial<Pick<Config, 'sweepIntervalMs' | 'rescoreIntervalMs' | 'rescoreMaxAgeMs'>>;
   models: ModelRegistry;
   valueSets: ValueSetIndex;
   ehr: EhrClient;
@@ -41,6 +43,8 @@ export interface Pipeline {
   readonly sink: RedisEventSink;
   readonly events: Queue<EventJobData>;
   readonly scores: Queue<ScoreJobData>;
+  /** Scheduled sweep and max-age re-scoring (src/pipeline/scheduler.ts). */
+  readonly maintenance: Queue<MaintenanceJobData>;
   readonly scheduler: ScoreScheduler;
   readonly producer: Redis;
   /** Redis answers (for /readyz). */
@@ -89,6 +93,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   scores.on('error', (err) => logger.debug({ err: err.message }, 'scores queue error'));
   shutdown.add(2, 'events queue', () => events.close());
   shutdown.add(2, 'scores queue', () => scores.close());
+  const maintenance = new Queue<MaintenanceJobData>(MAINTENANCE_QUEUE, { connection: producer, prefix });
+  maintenance.on('error', (err) => logger.debug({ err: err.message }, 'maintenance queue error'));
+  shutdown.add(2, 'maintenance queue', () => maintenance.close());
 
   const triggers = triggerMatcher(options.models, options.valueSets);
   const scheduler = new ScoreScheduler(scores, config.scoreDebounceMs);
@@ -149,12 +156,32 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       });
       shutdown.add(1, `${name} worker`, () => worker.close());
     }
+    await startMaintenance({
+      queue: maintenance,
+      workerConnection,
+      prefix,
+      intervals: { sweepIntervalMs: config.sweepIntervalMs ?? 0, rescoreIntervalMs: config.rescoreIntervalMs ?? 0 },
+      tasks: {
+        sweep: () => runSweep({ ehr: options.ehr, sink, models: options.models, valueSets: options.valueSets, redis: producer, prefix }),
+        rescore: () =>
+          runMaxAgeRescore({
+            results: options.results,
+            scheduler,
+            models: options.models,
+            redis: workerConnection,
+            prefix,
+            maxAgeMs: config.rescoreMaxAgeMs ?? 30 * 24 * 3600_000,
+          }),
+      },
+      shutdown,
+    });
   }
 
   return {
     sink,
     events,
     scores,
+    maintenance,
     scheduler,
     producer,
     redisReady: () => redisAnswers(producer),

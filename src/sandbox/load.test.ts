@@ -102,7 +102,7 @@ describe('shiftBundleDates', () => {
 
   it('shifts a real Synthea Bundle so its newest Observation is at the target', () => {
     const synthea = JSON.parse(
-      readFileSync('/work/shared/data/synthea-r4/bundles/f8446dc0-6b14-d4ee-5cc3-2c566456fe44.json', 'utf8'),
+      readFileSync(new URL('../../test/fixtures/synthea/f8446dc0-6b14-d4ee-5cc3-2c566456fe44.json', import.meta.url), 'utf8'),
     ) as Bundle;
     const shifted = shiftBundleDates(synthea, to);
     assert.equal(latestObservationTime(shifted)?.getTime(), to.getTime());

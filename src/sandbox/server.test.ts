@@ -5,7 +5,7 @@ import type { Bundle, CapabilityStatement, Observation, OperationOutcome, Patien
 import { loadBundles } from './load.ts';
 import { startSandbox, type Sandbox } from './server.ts';
 
-const SYNTHEA = '/work/shared/data/synthea-r4/bundles';
+const SYNTHEA = new URL('../../test/fixtures/synthea', import.meta.url).pathname;
 const PATIENT_ID = 'f8446dc0-6b14-d4ee-5cc3-2c566456fe44';
 const PATIENT_FILE = `${SYNTHEA}/${PATIENT_ID}.json`;
 const FHIR_JSON = { 'Content-Type': 'application/fhir+json' };

@@ -59,6 +59,7 @@ async function waitForPing(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    probe.on('error', () => undefined);
     try {
       await probe.connect();
       // While loading the AOF Redis answers -LOADING; PING succeeds only once it is done.

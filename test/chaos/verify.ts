@@ -7,7 +7,11 @@ import type { RiskAssessment } from 'fhir/r4.js';
 
 export const MODELS_SYSTEM = 'http://fhir-risk.org/fhir/CodeSystem/models';
 
-/** patientId → modelId → the deterministic RiskAssessment id expected (only models that apply). */
+/**
+ * patientId → modelId → the deterministic RiskAssessment id expected (only models that apply).
+ * Every patient of the run is a key (with an empty map when no model applies); assessments of
+ * other patients are ignored.
+ */
 export type Expected = Map<string, Map<string, string>>;
 
 export interface Verdict {
@@ -19,22 +23,20 @@ export interface Verdict {
   unexpected: string[];
   /** One assessment, but not the one the patient's data yields (scored from partial or wrong data). */
   different: string[];
-  /** Rewrites of the same assessment (version > 1): allowed (idempotent), reported. */
-  rewrites: number;
   checked: number;
 }
 
 export function verify(expected: Expected, actual: readonly RiskAssessment[]): Verdict {
   const byKey = new Map<string, RiskAssessment[]>();
-  for (const ra of actual) {
+  const mine = actual.filter((ra) => expected.has(ra.subject?.reference?.replace(/^Patient\//, '') ?? ''));
+  for (const ra of mine) {
     if (ra.status === 'entered-in-error') continue;
     const patient = ra.subject?.reference?.replace(/^Patient\//, '') ?? '?';
     const model = ra.method?.coding?.find((c) => c.system === MODELS_SYSTEM)?.code ?? '?';
     const key = `${patient}|${model}`;
     byKey.set(key, [...(byKey.get(key) ?? []), ra]);
   }
-  const verdict: Verdict = { lost: [], duplicates: [], unexpected: [], different: [], rewrites: 0, checked: 0 };
-  for (const ra of actual) verdict.rewrites += Math.max(0, Number(ra.meta?.versionId ?? 1) - 1);
+  const verdict: Verdict = { lost: [], duplicates: [], unexpected: [], different: [], checked: 0 };
   const expectedKeys = new Set<string>();
   for (const [patient, models] of expected) {
     for (const [model, id] of models) {
@@ -61,6 +63,6 @@ export function describeVerdict(v: Verdict): string {
   const sample = (xs: string[]) => (xs.length ? ` (e.g. ${xs.slice(0, 3).join('; ')})` : '');
   return (
     `checked ${v.checked} expected assessments: lost ${v.lost.length}${sample(v.lost)}, duplicates ${v.duplicates.length}${sample(v.duplicates)}, ` +
-    `unexpected ${v.unexpected.length}${sample(v.unexpected)}, different ${v.different.length}${sample(v.different)}, rewrites ${v.rewrites}`
+    `unexpected ${v.unexpected.length}${sample(v.unexpected)}, different ${v.different.length}${sample(v.different)}`
   );
 }

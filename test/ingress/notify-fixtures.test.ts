@@ -1,5 +1,5 @@
 /**
- * Replays every notification fixture of ../shared/reference/notifications through the HTTP
+ * Replays every notification fixture of test/fixtures/notifications (copied from the reference pack) through the HTTP
  * routes, with the method, path and headers from its MANIFEST.json, and checks the answer and the
  * exact ResourceEvents handed to the sink.
  */
@@ -12,7 +12,7 @@ import request from 'supertest';
 import type { EnqueueResult, EventSink, ResourceEvent } from '../../src/ingress/resource-event.ts';
 import { createIngressRouter } from '../../src/ingress/router.ts';
 
-const FIXTURES = '/work/shared/reference/notifications';
+const FIXTURES = new URL('../fixtures/notifications', import.meta.url).pathname;
 
 /** Test double: records what ingress hands to the pipeline; Observation/Condition count as used. */
 class RecordingEventSinkDouble implements EventSink {

@@ -14,7 +14,7 @@ import type { EnqueueResult, EventSink, ResourceEvent } from '../../src/ingress/
 import { createIngressRouter, type IngressRouterDeps } from '../../src/ingress/router.ts';
 import { InMemorySubscriptionTracker } from '../../src/ingress/subscription-tracker.ts';
 
-const FIXTURES = '/work/shared/reference/notifications';
+const FIXTURES = new URL('../fixtures/notifications', import.meta.url).pathname;
 const SECRET = 'test-notify-secret';
 
 /** Test double: records events and sweep requests; can simulate a Redis outage or a slow store. */

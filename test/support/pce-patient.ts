@@ -24,7 +24,8 @@ export interface PceVector {
   tolerance: { risk10yPercent: number };
 }
 
-export const VECTORS_FILE = new URL('../../../shared/reference/vectors.json', import.meta.url);
+/** The published test vectors (a copy of the reference pack kept with the model build). */
+export const VECTORS_FILE = new URL('../../scripts/onnx/reference/vectors.json', import.meta.url);
 
 export function pceVector(id: string): PceVector {
   const all = JSON.parse(readFileSync(VECTORS_FILE, 'utf8')) as PceVector[];

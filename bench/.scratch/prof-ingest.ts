@@ -1,0 +1,14 @@
+import autocannon from 'autocannon';
+import { startServiceChild } from '../lib/service.ts';
+import { deleteKeys, uniquePrefix } from '../lib/redis.ts';
+import { hapiPutPayload, backportPayload } from '../ingest/payloads.ts';
+const prefix = uniquePrefix('prof');
+const which = process.argv[2] ?? 'put';
+const payload = which === 'put' ? hapiPutPayload() : backportPayload();
+const svc = await startServiceChild('serve', { name: 'prof', fhirBaseUrl: 'http://127.0.0.1:9/fhir', queuePrefix: prefix, nodeArgs: ['--cpu-prof', '--cpu-prof-dir=/tmp/fhir-risk-prof'] });
+let seq = 0;
+const setupRequest = (req: autocannon.Request, context: object) => { const c = context as {id?: string; n?: number}; c.id ??= String(++seq); c.n = (c.n ?? 0) + 1; const r = payload.request(c.id, c.n); return { ...req, method: payload.method, ...r }; };
+const r = await autocannon({ url: svc.url, connections: 50, duration: 6, requests: Array.from({ length: 1000 }, () => ({ setupRequest })) });
+console.log(r['2xx'] / r.duration, r.latency.p50);
+await svc.child.stop();
+await deleteKeys(prefix);

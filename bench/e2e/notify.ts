@@ -1,0 +1,49 @@
+/**
+ * Sending notifications to the service under test: HAPI R4 rest-hook style
+ * (`PUT /notify/Observation/:id` with the resource), as the test support builds them.
+ */
+import type { Observation } from 'fhir/r4.js';
+import { hapiPut, send } from '../../test/support/notifications.ts';
+
+/** One notification: the Observation as of `version` (a distinct event per version). */
+export interface Notification {
+  readonly patientId: string;
+  readonly observation: Observation & { id: string };
+  readonly version: number;
+}
+
+/** Sends one notification; resolves with the time it was sent (epoch ms); throws unless 2xx. */
+export async function notify(serviceUrl: string, n: Notification): Promise<number> {
+  const sentAt = Date.now();
+  const res = await send(serviceUrl, hapiPut({ ...n.observation, meta: { versionId: String(n.version) } }));
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`notification about ${n.observation.id} v${n.version}: HTTP ${res.status}`);
+  return sentAt;
+}
+
+/** Sends all of `list` in order with `concurrency` requests in flight; resolves with the elapsed seconds. */
+export async function notifyAll(serviceUrl: string, list: readonly Notification[], concurrency: number): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < list.length) await notify(serviceUrl, list[next++] as Notification);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return (performance.now() - started) / 1000;
+}
+
+/** Sends `list` at a steady `perSecond` (open loop: one every 1/perSecond s, whatever the answers); resolves with each send time. */
+export async function notifyAtRate(serviceUrl: string, list: readonly Notification[], perSecond: number): Promise<Map<string, number>> {
+  const sentAt = new Map<string, number>();
+  const interval = 1000 / perSecond;
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const wait = started + i * interval - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const n = list[i] as Notification;
+    inFlight.push(notify(serviceUrl, n).then((t) => void sentAt.set(n.patientId, t)));
+  }
+  await Promise.all(inFlight);
+  return sentAt;
+}
