@@ -4,6 +4,7 @@
  */
 import express, { type Express } from 'express';
 import { createApiAuth, type ApiAuthConfig } from './api/api-auth.ts';
+import { createCdsHooksRouter } from './api/cds-hooks.ts';
 import { createFhirFacade, type FacadeDeps } from './api/fhir-facade.ts';
 import { errorHandler, sendFhir } from './api/async-route.ts';
 import type { PublicJwks } from './fhir/jwks.ts';
@@ -118,6 +119,8 @@ export function createApp(deps: AppDeps): Express {
   // One instance for every router it guards (it caches the JWKS): /fhir now, /cds-services and /admin too.
   const apiAuth = createApiAuth(deps.apiAuth ?? { mode: 'none' });
   app.use('/fhir', express.json({ type: ['application/json', 'application/fhir+json'], limit: '1mb' }), createFhirFacade(deps, apiAuth));
+  // CDS Hooks: the EHR calls this while a clinician opens the chart (the router parses its own JSON).
+  app.use('/cds-services', createCdsHooksRouter(deps));
 
   app.use((req, res) => {
     sendFhir(res, 404, outcome('error', 'not-found', `No route for ${req.method} ${req.path}`));

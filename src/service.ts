@@ -95,6 +95,9 @@ export async function startService(
   // Workers listen too, for /healthz, /readyz and /metrics only.
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, '0.0.0.0', () => resolve(s));
+    // EHRs (HAPI: 60 s) keep delivery connections alive; never close one they are about to reuse.
+    s.keepAliveTimeout = 65_000;
+    s.headersTimeout = 66_000;
     s.once('error', reject);
   });
   const address = server.address();

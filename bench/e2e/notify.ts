@@ -12,13 +12,28 @@ export interface Notification {
   readonly version: number;
 }
 
-/** Sends one notification; resolves with the time it was sent (epoch ms); throws unless 2xx. */
+/** 503 answers (the service could not store the event in time) that were retried, as a sender would. */
+export const retried = { count: 0 };
+
+const MAX_ATTEMPTS = 10;
+
+/**
+ * Sends one notification; resolves with the time it was first sent (epoch ms). Like HAPI, a 503
+ * is retried after its `Retry-After` (counted in `retried`); any other non-2xx throws.
+ */
 export async function notify(serviceUrl: string, n: Notification): Promise<number> {
   const sentAt = Date.now();
-  const res = await send(serviceUrl, hapiPut({ ...n.observation, meta: { versionId: String(n.version) } }));
-  await res.arrayBuffer();
-  if (!res.ok) throw new Error(`notification about ${n.observation.id} v${n.version}: HTTP ${res.status}`);
-  return sentAt;
+  const request = hapiPut({ ...n.observation, meta: { versionId: String(n.version) } });
+  for (let attempt = 1; ; attempt++) {
+    const res = await send(serviceUrl, request);
+    await res.arrayBuffer();
+    if (res.ok) return sentAt;
+    if (res.status !== 503 || attempt === MAX_ATTEMPTS) {
+      throw new Error(`notification about ${n.observation.id} v${n.version}: HTTP ${res.status}`);
+    }
+    retried.count += 1;
+    await new Promise((r) => setTimeout(r, 1000 * (Number(res.headers.get('retry-after')) || 1)));
+  }
 }
 
 /** Sends all of `list` in order with `concurrency` requests in flight; resolves with the elapsed seconds. */

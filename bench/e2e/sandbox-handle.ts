@@ -21,7 +21,13 @@ export interface SandboxHandle {
 type Distribute<T> = T extends unknown ? Omit<T, 'seq'> : never;
 
 export async function startSandboxProcess(): Promise<SandboxHandle> {
-  const child = startChild({ name: 'sandbox', script: 'bench/e2e/sandbox-process.ts', env: {}, ipc: true });
+  const child = startChild({
+    name: 'sandbox',
+    script: 'bench/e2e/sandbox-process.ts',
+    env: {},
+    ipc: true,
+    ...(process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/sandbox`] } : {}),
+  });
   const waiting = new Map<number, (reply: SandboxReply) => void>();
   let seq = 0;
   const ready = new Promise<string>((resolve, reject) => {

@@ -41,7 +41,9 @@ export function escapeHtml(text: string): string {
 function table(id: string, headers: readonly string[], rows: readonly (readonly string[])[], empty: string): string {
   if (rows.length === 0) return `<p class="empty" id="${id}-empty">${escapeHtml(empty)}</p>`;
   const head = headers.map((h) => `<th scope="col">${escapeHtml(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((cell, i) => (i === 0 ? `<th scope="row">${cell}</th>` : `<td>${cell}</td>`)).join('')}</tr>`).join('\n');
+  // Numbers align right, words left.
+  const td = (cell: string) => (/^[\d.,\s–]+( m?s)?$/.test(cell) ? `<td>${cell}</td>` : `<td class="text">${cell}</td>`);
+  const body = rows.map((r) => `<tr>${r.map((cell, i) => (i === 0 ? `<th scope="row">${cell}</th>` : td(cell))).join('')}</tr>`).join('\n');
   return `<table id="${id}"><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
@@ -126,7 +128,7 @@ ${table('models-table', ['model', 'version', 'title', 'scorings', 'written', 'ba
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1d2330}
 h1{font-size:1.3rem}h2{font-size:1.05rem;margin-top:1.6rem}
 table{border-collapse:collapse;margin:.4rem 0}th,td{border:1px solid #cdd3dd;padding:.25rem .6rem;text-align:right}
-th[scope=row],thead th{text-align:left;background:#f2f4f8}.note,.empty{color:#5a6475;margin:.2rem 0}`;
+th[scope=row],thead th,td.text{text-align:left}th{background:#f2f4f8}.note,.empty{color:#5a6475;margin:.2rem 0}`;
 
 export function renderStatusPage(data: StatusData): string {
   return `<!doctype html>

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import express from 'express';
 import { createLocalJWKSet, exportJWK, SignJWT, type JWTPayload } from 'jose';
-import request from 'supertest';
+import request, { type Response as TestResponse } from 'supertest';
 import { ConfigError } from '../errors.ts';
 import { loadConfig } from '../config.ts';
 import { createApiAuth, parseRiskAssessmentScope, requireAccess, searchRestriction, type ApiAuthConfig } from './api-auth.ts';
@@ -92,7 +92,7 @@ describe('createApiAuth (API_AUTH=jwt)', () => {
       hs256,
     };
     for (const [what, token] of Object.entries(tokens)) {
-      const res = await request(probeApp(jwtConfig)).get('/search').set('authorization', `Bearer ${token}`);
+      const res: TestResponse = await request(probeApp(jwtConfig)).get('/search').set('authorization', `Bearer ${token}`);
       assert.equal(res.status, 401, what);
       assert.match(res.headers['www-authenticate'] ?? '', /error="invalid_token"/, what);
     }

@@ -55,12 +55,12 @@ describe('indicatorFor', () => {
 
 describe('buildSummary / formatRisk / formatHorizon', () => {
   it('keeps the band display when it fits, else the band code, else shortens the title; always < 140', () => {
-    assert.equal(buildSummary('Short model', '12.0 %', 'Intermediate risk', 'intermediate'), 'Short model: 12.0 % (Intermediate risk)');
+    assert.equal(buildSummary('Short model', '12.0 %', 'Intermediate risk', 'intermediate'), 'Short model: 12.0 % — Intermediate risk');
     const long = buildSummary('T'.repeat(80), '3.2 %, score 3', 'High: 2 or more points besides female sex (anticoagulation recommended)', 'high');
-    assert.equal(long, `${'T'.repeat(80)}: 3.2 %, score 3 (high)`);
+    assert.equal(long, `${'T'.repeat(80)}: 3.2 %, score 3 — high`);
     const veryLong = buildSummary('T'.repeat(200), '3.2 %', 'High', 'high');
     assert.ok(veryLong.length <= SUMMARY_MAX, `${veryLong.length}`);
-    assert.ok(veryLong.endsWith('…: 3.2 % (high)'), veryLong);
+    assert.ok(veryLong.endsWith('…: 3.2 % — high'), veryLong);
   });
 
   it('formats probabilities, points scores and both', () => {

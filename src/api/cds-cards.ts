@@ -141,11 +141,11 @@ export function formatRisk(summary: Pick<AssessmentSummary, 'probability' | 'sco
 }
 
 /**
- * `<title>: <risk> (<band>)`, fewer than 140 characters: the band's display when it fits, else its
+ * `<title>: <risk> — <band>`, fewer than 140 characters: the band's display when it fits, else its
  * code; the title is shortened with an ellipsis only as a last resort.
  */
 export function buildSummary(title: string, risk: string, bandDisplay: string | undefined, bandCode: string | undefined): string {
-  const tail = (band: string | undefined) => `: ${risk}${band ? ` (${band})` : ''}`;
+  const tail = (band: string | undefined) => `: ${risk}${band ? ` — ${band}` : ''}`;
   for (const band of [bandDisplay, bandCode]) {
     const text = `${title}${tail(band)}`;
     if (text.length <= SUMMARY_MAX) return text;

@@ -35,7 +35,6 @@ interface HookRequest {
 
 const NOW = new Date('2025-06-01T12:00:00Z');
 const PCE_REQUEST = fixture<HookRequest>('patient-view-pce-prefetch.json');
-const PATIENT_ID = PCE_REQUEST.context.patientId;
 
 /** Every resource of the PCE patient, as the prefetch carries them. */
 function pceResources(): FhirResource[] {

@@ -199,7 +199,7 @@ export function freshStoredAssessment(
  * The client for quick fetches: ours, unless the EHR passed a token for the very server we are
  * configured for. A `fhirServer` elsewhere is never contacted (SSRF rule), whatever it says.
  */
-export function fetchClientFor(request: PatientViewRequest, deps: Pick<PatientViewDeps, 'ehr' | 'clientWithToken'>, log: Pick<Logger, 'debug'>): EhrClient {
+export function fetchClientFor(request: PatientViewRequest, deps: Pick<PatientViewDeps, 'ehr' | 'clientWithToken'>, log: { debug(obj: object, msg: string): void }): EhrClient {
   if (!request.fhirServer) return deps.ehr;
   if (!sameFhirBase(request.fhirServer, deps.ehr.baseUrl)) {
     log.debug({ fhirServerOrigin: originOf(request.fhirServer) }, 'fhirServer is not FHIR_BASE_URL: ignored (never fetched from another host); using our own client');

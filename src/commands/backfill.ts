@@ -23,6 +23,7 @@ import type { Config } from '../config.ts';
 import { InvalidInputError } from '../errors.ts';
 import { loadValueSets } from '../features/value-sets.ts';
 import { loadModelRegistry } from '../models/registry.ts';
+import { createWorkerConnection } from '../pipeline/redis.ts';
 import { startPipeline } from '../pipeline/runtime.ts';
 import type { ScoreScheduler } from '../pipeline/score-scheduler.ts';
 import { createEhrClients, VALUE_SETS_DIR } from '../service.ts';
@@ -163,12 +164,15 @@ export async function backfillCommand(config: Config, opts: BackfillOptions): Pr
   const valueSets = await loadValueSets(VALUE_SETS_DIR);
   const { ehr, results } = createEhrClients(config);
   const pipeline = await startPipeline({ config, models, valueSets, ehr, results, runWorkers: false });
+  // The checkpoint's own connection waits out a Redis blip (the producer's fails fast, for ingress).
+  const checkpoint = createWorkerConnection(config.redisUrl);
   try {
     const modelIds = opts.model ?? models.list().map((m) => m.manifest.id);
     const unknown = modelIds.filter((id) => !models.get(id));
     if (unknown.length > 0) throw new InvalidInputError(`unknown model: ${unknown.join(', ')}`);
-    return await runBackfill({ source: ehr, scheduler: pipeline.scheduler, redis: pipeline.producer, prefix: config.queuePrefix, modelIds }, opts);
+    return await runBackfill({ source: ehr, scheduler: pipeline.scheduler, redis: checkpoint, prefix: config.queuePrefix, modelIds }, opts);
   } finally {
+    await checkpoint.quit().catch(() => checkpoint.disconnect());
     await pipeline.close();
     await models.close();
   }

@@ -28,12 +28,19 @@ export function isResourceType(value: unknown): value is string {
   return typeof value === 'string' && RESOURCE_TYPE.test(value);
 }
 
+/**
+ * Ids made only of dots (`.`, `..`) match FHIR's id regex but are path segments, not ids: read
+ * as `Observation/..` they would make the EHR client request the FHIR base itself (URL
+ * normalisation), i.e. path traversal. No server issues such ids; refuse them everywhere.
+ */
+const DOTS_ONLY = /^\.+$/;
+
 export function isFhirId(value: unknown): value is string {
-  return typeof value === 'string' && FHIR_ID.test(value);
+  return typeof value === 'string' && FHIR_ID.test(value) && !DOTS_ONLY.test(value);
 }
 
 export function isVersionId(value: unknown): value is string {
-  return typeof value === 'string' && VERSION_ID.test(value);
+  return typeof value === 'string' && VERSION_ID.test(value) && !DOTS_ONLY.test(value);
 }
 
 /**

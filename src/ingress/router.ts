@@ -8,11 +8,12 @@
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { OperationOutcome } from 'fhir/r4.js';
-import { InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors.ts';
+import { InvalidInputError, PayloadTooLargeError, QueueUnavailableError, UnsupportedMediaTypeError } from '../errors.ts';
 import { logger } from '../observability/logger.ts';
 import { acceptedOutcome, toHttpOutcome } from '../outcomes.ts';
 import { parseNotification } from './adapters/detect.ts';
 import { verifyNotificationAuth } from './auth.ts';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from './json-depth.ts';
 import { assertNotificationMediaType } from './media-type.ts';
 import type { NotificationParse, NotificationRequest, SubscriptionInfo } from './notification.ts';
 import { headerValue } from './references.ts';
@@ -115,6 +116,7 @@ function readNotificationRequest(req: Request, notifySecret: string | undefined)
   // A DELETE's body (if any) means nothing; an empty body has no media type to check.
   if (method === 'DELETE' || text.trim().length === 0) return { method, headers: req.headers, rawBody, json: undefined, params };
   assertNotificationMediaType(headerValue(req.headers, 'content-type'));
+  if (exceedsJsonDepth(text)) throw new InvalidInputError(`The body nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
   let json: unknown;
   try {
     json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
@@ -162,14 +164,22 @@ async function act(parsed: NotificationParse, deps: ActDeps): Promise<Notificati
  * is logged, not fatal: the events are stored and the scheduled sweep will cover the gap.
  */
 async function track(kind: 'handshake' | 'heartbeat' | 'status' | 'events', subscription: SubscriptionInfo, deps: ActDeps): Promise<void> {
-  const gap = await deps.tracker.observe({
-    subscription: subscription.reference,
-    kind,
-    eventNumbers: subscription.eventNumbers,
-    ...(subscription.eventsSinceSubscriptionStart !== undefined && { eventsSinceSubscriptionStart: subscription.eventsSinceSubscriptionStart }),
-    ...(subscription.heartbeatPeriodSeconds !== undefined && { heartbeatPeriodSeconds: subscription.heartbeatPeriodSeconds }),
-    at: deps.now(),
-  });
+  let gap;
+  try {
+    gap = await deps.tracker.observe({
+      subscription: subscription.reference,
+      kind,
+      eventNumbers: subscription.eventNumbers,
+      ...(subscription.eventsSinceSubscriptionStart !== undefined && { eventsSinceSubscriptionStart: subscription.eventsSinceSubscriptionStart }),
+      ...(subscription.heartbeatPeriodSeconds !== undefined && { heartbeatPeriodSeconds: subscription.heartbeatPeriodSeconds }),
+      at: deps.now(),
+    });
+  } catch (err) {
+    // The Redis tracker fails like the queue does (Redis down or restarting). Answer 503 +
+    // Retry-After, not 500: the sender retries, the stored events make the retry a no-op, and
+    // the retry advances the counter. (Found by the chaos run: a Redis restart gave a 500 here.)
+    throw new QueueUnavailableError('The subscription tracker (Redis) is unavailable; retry later', { cause: err });
+  }
   const reasons: string[] = [];
   if (gap) {
     deps.metrics?.onGap?.(gap.subscription, gap.to - gap.from + 1);
@@ -223,6 +233,8 @@ function ingressErrorHandler(err: unknown, _req: Request, res: Response, next: N
 }
 
 function fromBodyParserError(err: unknown): unknown {
+  // express cannot percent-decode a route parameter (`/notify/Observation/%`): a malformed path.
+  if (err instanceof URIError) return new InvalidInputError('The request path is not valid percent-encoding');
   const type = typeof err === 'object' && err !== null ? (err as { type?: unknown }).type : undefined;
   switch (type) {
     case 'entity.too.large':

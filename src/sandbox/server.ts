@@ -122,6 +122,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
   const host = opts.host ?? '127.0.0.1';
   const server = createServer(app);
+  // Longer than any client's idle keep-alive (undici: 4 s; HAPI: 60 s), so the server never closes
+  // a connection a client is about to reuse (that surfaces as ECONNRESET under load).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await listen(server, opts.port ?? 0, host);
   const { port } = server.address() as AddressInfo;
   ctx.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}${SANDBOX_BASE_PATH}`;

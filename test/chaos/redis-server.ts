@@ -17,12 +17,13 @@ export interface ChaosRedis {
   stop(): Promise<void>;
 }
 
-export async function startChaosRedis(port: number, dir: string): Promise<ChaosRedis> {
+/** `aof: false` runs Redis without any persistence (the broken set-up the run must detect). */
+export async function startChaosRedis(port: number, dir: string, opts: { aof: boolean } = { aof: true }): Promise<ChaosRedis> {
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
-    '--appendonly', 'yes',
+    '--appendonly', opts.aof ? 'yes' : 'no',
     '--appendfsync', 'always',
     '--save', '',
     '--daemonize', 'no',

@@ -17,8 +17,10 @@
  * Self-check: after scenario 1 passes, a duplicate assessment is written into the FHIR server
  * and one is hidden from the check; the assertions must report exactly those.
  *
- * Flags: --patients N (default 200), --no-sender-retry (a sender that gives up at once: the run
- * must then FAIL with lost scorings, showing the check catches it), --keep (keep the temp dir).
+ * Flags: --patients N (default 200); --keep (keep the temp dir and logs); and two deliberately
+ * broken set-ups the assertions must catch (the run then FAILS): --no-aof (Redis without
+ * persistence, as Debian ships it: the SIGKILL loses accepted events) and --no-sender-retry (a
+ * sender that gives up on the first 503).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -53,6 +55,7 @@ const option = (name: string, fallback: number) => {
 };
 const PATIENTS = option('--patients', 200);
 const SENDER_RETRIES = !flag('--no-sender-retry');
+const AOF = !flag('--no-aof');
 const TOTAL_BUDGET_MS = 8 * 60_000;
 const SECRET = 'chaos-notify-secret-0123456789';
 const BEARER = { authorization: `Bearer ${SECRET}` };
@@ -233,23 +236,28 @@ async function scenarioChaos(sandbox: Sandbox, redis: ChaosRedis, dir: string): 
   const sending = deliverAll(apiUrl, burst, { concurrency: 24, perSecond: 40, policy, stats });
 
   const at = (s: number) => sleep(Math.max(0, burstStart + s * 1000 - Date.now()));
-  const chaos = (async () => {
+  // Two independent timelines, so a slow restart (tsx start-up on a busy machine) cannot push
+  // the Redis kill out of the burst.
+  const workerChaos = (async () => {
     await at(6);
     say(`SIGKILL worker-a (pid ${workerA.pid})`);
     await workerA.kill();
-    await at(9);
+    await sleep(3000);
     await workerA.restart();
     say(`worker-a restarted (pid ${workerA.pid})`);
+  })();
+  const redisChaos = (async () => {
     await at(14);
     say('SIGKILL redis-server');
     await redis.kill();
-    await at(19);
+    await sleep(5000);
     await redis.restart();
-    say('redis-server restarted from its AOF');
+    say(`redis-server restarted${AOF ? ' from its AOF' : ' WITHOUT persistence (--no-aof): its data is gone'}`);
   })();
-  await Promise.all([sending, chaos]);
+  await Promise.all([sending, workerChaos, redisChaos]);
   say(`sender done: ${JSON.stringify(stats)}`);
-  await at(35);
+  // Faults stay on for a minute of processing, then the EHR is healthy again.
+  await at(60);
   Object.assign(sandbox.faults, { errorRate: 0, stallRate: 0, stallMs: 0 });
   say(`faults off (injected ${sandbox.counters.faults.errors} errors, ${sandbox.counters.faults.stalls} stalls)`);
 
@@ -266,6 +274,10 @@ async function scenarioChaos(sandbox: Sandbox, redis: ChaosRedis, dir: string): 
   const applicable = [...expected.values()].reduce((n, m) => n + m.size, 0);
   check(stats.gaveUp === 0 || !SENDER_RETRIES, `sender gave up on no notification (gave up ${stats.gaveUp})`);
   check(stats.rejected === 0, `no notification of the burst was rejected (rejected ${stats.rejected})`);
+  check(
+    Object.keys(stats.failedAttempts).every((status) => status === '503'),
+    `while Redis was down ingress answered 503 + Retry-After, nothing else (${JSON.stringify(stats.failedAttempts)})`,
+  );
   check(applicable > 0 && applicable < PATIENTS * TRIGGERED.length, `the run has both applicable and not-applicable (patient, model) pairs (${applicable} applicable)`);
   check(verdict.lost.length === 0, `zero lost scorings (lost ${verdict.lost.length})`);
   check(verdict.duplicates.length === 0, `zero duplicate assessments (${verdict.duplicates.length})`);
@@ -356,6 +368,17 @@ async function scenarioDeadLetters(sandbox: Sandbox, redis: ChaosRedis, dir: str
   say(`dlq list: ${letters.length} job(s): ${JSON.stringify(letters.reduce<Record<string, number>>((acc, l) => ({ ...acc, [l.queue]: (acc[l.queue] ?? 0) + 1 }), {}))}; e.g. ${letters[0]?.failedReason}`);
   check(dead === expectedDead && letters.length === expectedDead, `jobs land in the dead-letter set (${letters.length} listed, ${expectedDead} expected)`);
   check(letters.every((l) => l.attempts === 3), 'each dead letter used the whole budget (3 attempts)');
+  // A replay while the EHR is still down must give each job a fresh retry budget (an operator
+  // replays when they believe the EHR is back; one more attempt each would be a trap).
+  say('fhir-risk dlq replay --all while the EHR is still down');
+  const early = await runCli(['dlq', 'replay', '--all'], cliEnv);
+  check(early.stdout.includes(`replayed ${expectedDead} job(s)`), `dlq replay --all replays them (${early.stdout.trim()})`);
+  await sleep(500);
+  await quiescence(redis.url, prefix, 30_000);
+  const relisted = (await runCli(['dlq', 'list'], cliEnv)).stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { attempts: number });
+  const attempts = [...new Set(relisted.map((l) => l.attempts))].join(',');
+  check(relisted.length === expectedDead && attempts === '3', `a replayed job gets a fresh retry budget: back in the dead-letter set after 3 more attempts (attempts now: ${attempts})`);
+
   // The EHR recovers. Every job is dead-lettered, so nothing runs until the replay: reading now
   // (the sandbox answers again) shows what was written while it was down.
   Object.assign(sandbox.faults, { errorRate: 0 });
@@ -363,7 +386,8 @@ async function scenarioDeadLetters(sandbox: Sandbox, redis: ChaosRedis, dir: str
   check(none.length === 0, `nothing written while the EHR was down (${none.length})`);
   say('EHR recovered; fhir-risk dlq replay --all');
   const replay = await runCli(['dlq', 'replay', '--all'], cliEnv);
-  check(replay.code === 0 && replay.stdout.includes(`replayed ${expectedDead} job(s)`), `dlq replay --all replays them (${replay.stdout.trim()})`);
+  check(replay.code === 0 && replay.stdout.includes(`replayed ${expectedDead} job(s)`), `dlq replay --all replays them again (${replay.stdout.trim()})`);
+  await sleep(500);
   await quiescence(redis.url, prefix, 60_000);
   const again = await runCli(['dlq', 'replay', '--all'], cliEnv);
   check(again.stdout.includes('replayed 0 job(s)'), `a second replay finds nothing (${again.stdout.trim()})`);
@@ -388,7 +412,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'fhir-risk-chaos-'));
   cleanup.dir = dir;
   await mkdir(join(dir, 'redis'));
-  const redis = await startChaosRedis(await freePort(), join(dir, 'redis'));
+  const redis = await startChaosRedis(await freePort(), join(dir, 'redis'), { aof: AOF });
   cleanup.redis = redis;
   const sandbox = await startSandbox({ port: 0 });
   cleanup.sandbox = sandbox;

@@ -42,11 +42,19 @@ function assertValid(ras: readonly RiskAssessment[]): void {
   for (const ra of ras) validateRiskAssessment(ra);
 }
 
-/** Scores a patient now through the API and writes the assessments; returns the collection Bundle. */
+/**
+ * Scores a patient now through the API and writes the assessments; returns the collection Bundle.
+ * A 503 is transient by contract and is retried as a client would: the first scoring of a process
+ * blocks its event loop for seconds (conformance indexing), and the in-process sandbox may then
+ * reset an idle keep-alive connection under it.
+ */
 async function persistAssessments(h: Harness, patientId: string, token?: string): Promise<Bundle> {
-  const reply = await call<Bundle>(`${h.serviceUrl}/fhir/Patient/${patientId}/$risk-assess?persist=true`, { method: 'POST', ...(token ? { token } : {}) });
-  assert.equal(reply.status, 200, JSON.stringify(reply.body));
-  return reply.body;
+  for (let attempt = 1; ; attempt++) {
+    const reply = await call<Bundle>(`${h.serviceUrl}/fhir/Patient/${patientId}/$risk-assess?persist=true`, { method: 'POST', ...(token ? { token } : {}) });
+    if (reply.status === 503 && attempt < 3) continue;
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    return reply.body;
+  }
 }
 
 /** A RiskAssessment that fhir-risk did not write (no identifier of ours), straight on the sandbox. */

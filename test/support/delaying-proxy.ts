@@ -72,6 +72,10 @@ export async function startDelayingProxy(options: DelayingProxyOptions): Promise
       else res.destroy();
     });
   });
+  // Longer than any client's keep-alive: otherwise a client may reuse a socket the proxy is
+  // closing at that very moment, and a POST on it fails with ECONNRESET (seen under CPU load).
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -46,14 +46,22 @@ export function readStatusParameters(parameters: Record<string, unknown>): Topic
 }
 
 function readNotificationEvent(parameter: Parameter): TopicEvent {
-  const parts = Array.isArray(parameter.part) ? parameter.part.filter(isRecord) : [];
+  // Absent parts/focus mean `empty` content (a sweep finds the change); present but mistyped is
+  // malformed (400), not silently "empty" (found by test/hostile).
+  if (parameter.part !== undefined && (!Array.isArray(parameter.part) || !parameter.part.every(isRecord))) {
+    throw new InvalidInputError('notification-event.part must be a list of parameters');
+  }
+  const parts = (parameter.part ?? []) as Parameter[];
+  if (parts.length === 0) throw new InvalidInputError('notification-event has no event-number and no focus');
   const eventNumber = parseCounter(primitiveValue(single(parts, 'event-number')), 'notification-event.event-number');
   const timestamp = single(parts, 'timestamp');
   // HAPI sends `valueDate`; the IG says `valueInstant`; accept any date-like primitive.
   if (timestamp && typeof (timestamp.valueInstant ?? timestamp.valueDate ?? timestamp.valueDateTime) !== 'string') {
     throw new InvalidInputError('notification-event.timestamp must be a valueInstant, valueDateTime or valueDate');
   }
-  const focus = referenceOf(single(parts, 'focus'));
+  const focusPart = single(parts, 'focus');
+  const focus = referenceOf(focusPart);
+  if (focusPart && focus === undefined) throw new InvalidInputError('notification-event.focus must be a valueReference with a reference');
   return { ...(eventNumber !== undefined && { eventNumber }), ...(focus !== undefined && { focus }) };
 }
 

@@ -8,6 +8,7 @@
  * The store path is dropped: only Type/id survive (SSRF rule).
  */
 import { InvalidInputError } from '../../errors.ts';
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from '../json-depth.ts';
 import type { NotificationAdapter } from '../notification.ts';
 import { isRecord, isResourceType, isVersionId, parseResourceReference } from '../references.ts';
 import type { ResourceAction, ResourceEvent } from '../resource-event.ts';
@@ -40,6 +41,8 @@ export const parseGcpPubSub: NotificationAdapter = (request) => {
   let event: ResourceEvent;
   if (payloadType === 'FullResource') {
     let parsed: unknown;
+    // The resource hides inside base64, out of reach of the router's depth check on the raw body.
+    if (exceedsJsonDepth(data)) throw new InvalidInputError(`The Pub/Sub message data nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
     try {
       parsed = JSON.parse(data);
     } catch {

@@ -32,7 +32,11 @@ export function readSubscriptionStatus(status: Record<string, unknown>): TopicSt
   if (typeof subscription !== 'string') throw new InvalidInputError('SubscriptionStatus.subscription has no reference');
   if (typeof status.type !== 'string') throw new InvalidInputError('SubscriptionStatus.type is missing');
   const eventsSince = parseCounter(status.eventsSinceSubscriptionStart, 'eventsSinceSubscriptionStart');
-  const events = Array.isArray(status.notificationEvent) ? status.notificationEvent.filter(isRecord) : [];
+  // Absent (or an empty list) means `empty` content; present but mistyped is malformed (400).
+  if (status.notificationEvent !== undefined && (!Array.isArray(status.notificationEvent) || !status.notificationEvent.every(isRecord))) {
+    throw new InvalidInputError('SubscriptionStatus.notificationEvent must be a list of events');
+  }
+  const events = (status.notificationEvent ?? []) as Record<string, unknown>[];
   const errors = Array.isArray(status.error) ? status.error.filter(isRecord) : [];
   return {
     subscription,
@@ -48,6 +52,7 @@ export function readSubscriptionStatus(status: Record<string, unknown>): TopicSt
     events: events.map((e): TopicEvent => {
       const eventNumber = parseCounter(e.eventNumber, 'notificationEvent.eventNumber');
       const focus = isRecord(e.focus) && typeof e.focus.reference === 'string' ? e.focus.reference : undefined;
+      if (e.focus !== undefined && focus === undefined) throw new InvalidInputError('notificationEvent.focus must be a Reference with a reference');
       return { ...(eventNumber !== undefined && { eventNumber }), ...(focus !== undefined && { focus }) };
     }),
   };

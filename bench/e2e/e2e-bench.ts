@@ -1,0 +1,278 @@
+/**
+ * Benchmark 2 (end to end) and 4 (memory), on real parts: the sandbox FHIR server (child
+ * process), `fhir-risk start` (child process: API + workers), real Redis, the real models.
+ *
+ * 1. Load the burst and latency populations into the sandbox (no Subscription: the benchmark
+ *    sends the notifications itself).
+ * 2. Burst: 10 PUT notifications per patient over TC/HDL/BP/smoking, as fast as the service takes
+ *    them; wait until every (patient, applicable model) has its RiskAssessment and the queues are
+ *    idle; check on the sandbox that there is exactly one per (patient, model).
+ * 3. Latency: one notification per fresh patient at a steady rate; notification → RiskAssessment
+ *    committed on the sandbox, per (patient, model).
+ * 4. Peak RSS (VmHWM) of the service process, then stop it.
+ * 5. The limit, alone: the sandbox's own capacity for one scoring's requests (fhir-limit.ts).
+ */
+import { Queue } from 'bullmq';
+import type { Bundle, RiskAssessment } from 'fhir/r4.js';
+import { Redis } from 'ioredis';
+import { EVENTS_QUEUE, SCORES_QUEUE } from '../../src/pipeline/jobs.ts';
+import { deleteKeys, REDIS_URL, uniquePrefix } from '../lib/redis.ts';
+import { startServiceChild, sumMetric, type ServiceChild } from '../lib/service.ts';
+import { percentile, ratio, round, sleep } from '../lib/stats.ts';
+import { measureFhirLimit } from './fhir-limit.ts';
+import { notify, notifyAll, notifyAtRate, retried, type Notification } from './notify.ts';
+import { APPLICABLE_MODELS, TRIGGER_SUFFIXES, generatePatients, loadPatients, type BenchPatient } from './patients.ts';
+import { startSandboxProcess, type SandboxHandle } from './sandbox-handle.ts';
+import type { RaWrite } from './sandbox-protocol.ts';
+
+export interface E2eOptions {
+  patients: number;
+  notificationsPerPatient: number;
+  latencyPatients: number;
+  latencyRatePerSecond: number;
+  workerConcurrency: number;
+  scoreDebounceMs: number;
+  limitSeconds: number;
+  /** Notifications in flight during the burst. */
+  burstConcurrency: number;
+}
+
+export interface E2eResult {
+  readonly patients: number;
+  readonly notifications: number;
+  readonly burstSendSeconds: number;
+  /** Notifications answered 503 during the burst (and retried by the sender after Retry-After). */
+  readonly burstRetried503: number;
+  /** First scoring of a fresh process beyond the debounce: one-off start-up work on the first job. */
+  readonly coldStartMs: number;
+  /** Score jobs the service ran (fhir_risk_scorings_total, every outcome). */
+  readonly scorings: number;
+  readonly scoringsByOutcome: Record<string, number>;
+  readonly assessmentsExpected: number;
+  readonly assessmentsFound: number;
+  /** (patient, model) pairs with more than one RiskAssessment, or without one. */
+  readonly duplicates: number;
+  readonly missing: number;
+  /** RiskAssessment writes that updated an existing one (a re-write of the same result). */
+  readonly rewrites: number;
+  readonly exactlyOnce: boolean;
+  /** Scorings per second over the scoring window (first batch read → last write). */
+  readonly scoringsPerSecond: number;
+  readonly scoringWindowSeconds: number;
+  /** Burst start → last RiskAssessment written. */
+  readonly burstTotalSeconds: number;
+  readonly limitPairsPerSecond: number;
+  readonly ratio: number;
+  /** Sandbox requests during the burst / scorings. */
+  readonly fhirRequestsPerScoring: number;
+  readonly fhirRequestsByInteraction: Record<string, number>;
+  readonly latency: { readonly samples: number; readonly p50Ms: number; readonly p95Ms: number; readonly maxMs: number; readonly goalP95Ms: number };
+  readonly peakRssMiB: number;
+}
+
+/** 10 per patient by default: TC, HDL, BP, smoking as versions 1, 2, 3… in that rotation, patient after patient. */
+function burstNotifications(patients: readonly BenchPatient[], perPatient: number): Notification[] {
+  return patients.flatMap((p) =>
+    Array.from({ length: perPatient }, (_, i) => {
+      const suffix = TRIGGER_SUFFIXES[i % TRIGGER_SUFFIXES.length] as (typeof TRIGGER_SUFFIXES)[number];
+      return { patientId: p.id, observation: p.observations[suffix], version: Math.floor(i / TRIGGER_SUFFIXES.length) + 1 };
+    }),
+  );
+}
+
+async function queuesIdle(queues: readonly Queue[]): Promise<boolean> {
+  for (const q of queues) {
+    const counts = await q.getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'waiting-children');
+    if (Object.values(counts).some((n) => n > 0)) return false;
+  }
+  return true;
+}
+
+/** Waits until `expected` distinct (subject, model) writes of `subjects` are committed and the queues stay idle. */
+async function waitForAssessments(
+  sandbox: SandboxHandle,
+  queues: readonly Queue[],
+  subjects: ReadonlySet<string>,
+  expected: number,
+  timeoutMs: number,
+): Promise<RaWrite[]> {
+  const deadline = Date.now() + timeoutMs;
+  let idleStreak = 0;
+  for (;;) {
+    const writes = (await sandbox.writes()).filter((w) => subjects.has(w.subject));
+    const distinct = new Set(writes.map((w) => `${w.subject}|${w.model}`)).size;
+    idleStreak = distinct >= expected && (await queuesIdle(queues)) ? idleStreak + 1 : 0;
+    if (idleStreak >= 3) return writes;
+    if (Date.now() > deadline) throw new Error(`only ${distinct} of ${expected} RiskAssessments after ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
+/** Every RiskAssessment on the sandbox, read through its FHIR search API (following `next`). */
+async function allAssessments(baseUrl: string): Promise<RiskAssessment[]> {
+  const found: RiskAssessment[] = [];
+  let url: string | undefined = `${baseUrl}/RiskAssessment?_count=1000`;
+  while (url) {
+    const res = await fetch(url, { headers: { accept: 'application/fhir+json' } });
+    if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+    const bundle = (await res.json()) as Bundle;
+    for (const e of bundle.entry ?? []) if (e.resource?.resourceType === 'RiskAssessment') found.push(e.resource);
+    url = bundle.link?.find((l) => l.relation === 'next')?.url;
+  }
+  return found;
+}
+
+function diffCounters(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+}
+
+export async function runE2eBench(opts: E2eOptions, log: (line: string) => void): Promise<E2eResult> {
+  const prefix = uniquePrefix('e2e');
+  const sandbox = await startSandboxProcess();
+  let service: ServiceChild | undefined;
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queues = [EVENTS_QUEUE, SCORES_QUEUE].map((name) => new Queue(name, { connection, prefix }));
+  try {
+    const burstPatients = generatePatients(`b${prefix.slice(-8)}`, opts.patients, 1);
+    const latencyPatients = generatePatients(`l${prefix.slice(-8)}`, opts.latencyPatients, 2);
+    const warmupPatients = generatePatients(`w${prefix.slice(-8)}`, 1, 3);
+    let t = performance.now();
+    await loadPatients(sandbox.baseUrl, [...burstPatients, ...latencyPatients, ...warmupPatients]);
+    log(`  e2e: loaded ${burstPatients.length + latencyPatients.length + 1} patients in ${round((performance.now() - t) / 1000)} s`);
+
+    service = await startServiceChild('start', {
+      name: 'e2e-service',
+      fhirBaseUrl: sandbox.baseUrl,
+      queuePrefix: prefix,
+      env: { WORKER_CONCURRENCY: String(opts.workerConcurrency), SCORE_DEBOUNCE_MS: String(opts.scoreDebounceMs) },
+      // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the service (open it in Chrome DevTools).
+      ...(process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] } : {}),
+    });
+
+    // ---- warm-up: the first scoring of a process pays one-off costs (see coldStartMs)
+    const warm = warmupPatients[0] as BenchPatient;
+    const warmSentAt = await notify(service.url, { patientId: warm.id, observation: warm.observations.tc, version: 1 });
+    const warmWrites = await waitForAssessments(sandbox, queues, new Set([`Patient/${warm.id}`]), APPLICABLE_MODELS.length, 60_000);
+    const coldStartMs = Math.min(...warmWrites.map((w) => w.at)) - warmSentAt - opts.scoreDebounceMs;
+    const metricsBefore = await (await fetch(`${service.url}/metrics`)).text();
+
+    // ---- burst
+    const notifications = burstNotifications(burstPatients, opts.notificationsPerPatient);
+    const burstSubjects = new Set(burstPatients.map((p) => `Patient/${p.id}`));
+    const expected = burstPatients.length * APPLICABLE_MODELS.length;
+    const before = await sandbox.counters();
+    await sandbox.mark();
+    retried.count = 0;
+    const burstStart = Date.now();
+    const burstSendSeconds = await notifyAll(service.url, notifications, opts.burstConcurrency);
+    log(`  e2e: ${notifications.length} notifications sent in ${round(burstSendSeconds)} s; waiting for ${expected} assessments`);
+    const burstWrites = await waitForAssessments(sandbox, queues, burstSubjects, expected, 180_000);
+    const after = await sandbox.counters();
+    const window = await sandbox.window();
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    const lastWriteAt = Math.max(...burstWrites.map((w) => w.at));
+    const scoringsByOutcome = Object.fromEntries(
+      ['written', 'unchanged', 'not-applicable', 'failed'].map((o) => {
+        const label = { key: 'outcome', value: o };
+        return [o, sumMetric(metrics, 'fhir_risk_scorings_total', label) - sumMetric(metricsBefore, 'fhir_risk_scorings_total', label)];
+      }),
+    );
+    const scorings = Object.values(scoringsByOutcome).reduce((a, b) => a + b, 0);
+    const windowStart = window.firstBatchAt ?? burstStart;
+    const scoringWindowSeconds = (Math.max(lastWriteAt, window.lastBatchAt ?? 0) - windowStart) / 1000;
+
+    // Exactly one RiskAssessment per (patient, applicable model), counted on the sandbox.
+    const perPair = new Map<string, number>();
+    for (const ra of await allAssessments(sandbox.baseUrl)) {
+      const subject = ra.subject?.reference ?? '';
+      if (!burstSubjects.has(subject)) continue;
+      const key = `${subject}|${ra.method?.coding?.[0]?.code ?? ''}`;
+      perPair.set(key, (perPair.get(key) ?? 0) + 1);
+    }
+    let missing = 0;
+    let duplicates = 0;
+    for (const p of burstPatients) {
+      for (const model of APPLICABLE_MODELS) {
+        const n = perPair.get(`Patient/${p.id}|${model}`) ?? 0;
+        if (n === 0) missing++;
+        if (n > 1) duplicates++;
+      }
+    }
+    const assessmentsFound = [...perPair.values()].reduce((a, b) => a + b, 0);
+    const rewrites = burstWrites.filter((w) => w.interaction === 'update').length;
+    const requests = after.total - before.total;
+    const burstRetried503 = retried.count;
+    log(`  e2e: burst done: ${scorings} scorings, ${assessmentsFound} assessments, ${requests} FHIR requests, window ${round(scoringWindowSeconds)} s`);
+
+    // ---- latency at a steady rate, fresh patients (their first assessment is always a write)
+    const writesBefore = (await sandbox.writes()).length;
+    const latencyList: Notification[] = latencyPatients.map((p, i) => ({
+      patientId: p.id,
+      observation: p.observations[TRIGGER_SUFFIXES[i % TRIGGER_SUFFIXES.length] as (typeof TRIGGER_SUFFIXES)[number]],
+      version: 1,
+    }));
+    const sentAt = await notifyAtRate(service.url, latencyList, opts.latencyRatePerSecond);
+    const latencySubjects = new Set(latencyPatients.map((p) => `Patient/${p.id}`));
+    await waitForAssessments(sandbox, queues, latencySubjects, latencyPatients.length * APPLICABLE_MODELS.length, 60_000);
+    const latencies = (await sandbox.writes(writesBefore))
+      .filter((w) => latencySubjects.has(w.subject))
+      .map((w) => w.at - (sentAt.get(w.subject.slice('Patient/'.length)) ?? Number.NaN))
+      .filter(Number.isFinite);
+
+    const peakRssMiB = service.child.peakRssMiB();
+    await service.child.stop();
+    service = undefined;
+
+    // ---- the limit, alone (service stopped)
+    const template = (await allAssessments(sandbox.baseUrl)).find((ra) => ra.method?.coding?.[0]?.code === 'ascvd-pce');
+    if (!template) throw new Error('no ascvd-pce RiskAssessment to use as the PUT body of the limit measurement');
+    t = performance.now();
+    const limit = await measureFhirLimit({
+      baseUrl: sandbox.baseUrl,
+      patientIds: burstPatients.map((p) => p.id),
+      template,
+      modelId: 'ascvd-pce',
+      concurrency: opts.workerConcurrency,
+      seconds: opts.limitSeconds,
+    });
+    log(`  e2e: limit ${round(limit.pairsPerSecond)} read+write pairs/s (${limit.pairs} in ${round(limit.seconds)} s)`);
+
+    const scoringsPerSecond = scorings / scoringWindowSeconds;
+    return {
+      patients: burstPatients.length,
+      notifications: notifications.length,
+      burstSendSeconds: round(burstSendSeconds, 2),
+      burstRetried503,
+      coldStartMs: Math.round(coldStartMs),
+      scorings,
+      scoringsByOutcome,
+      assessmentsExpected: expected,
+      assessmentsFound,
+      duplicates,
+      missing,
+      rewrites,
+      exactlyOnce: duplicates === 0 && missing === 0 && assessmentsFound === expected,
+      scoringsPerSecond: round(scoringsPerSecond),
+      scoringWindowSeconds: round(scoringWindowSeconds, 2),
+      burstTotalSeconds: round((lastWriteAt - burstStart) / 1000, 2),
+      limitPairsPerSecond: round(limit.pairsPerSecond),
+      ratio: ratio(scoringsPerSecond, limit.pairsPerSecond),
+      fhirRequestsPerScoring: round(requests / scorings, 2),
+      fhirRequestsByInteraction: diffCounters(after.byInteraction, before.byInteraction),
+      latency: {
+        samples: latencies.length,
+        p50Ms: Math.round(percentile(latencies, 50)),
+        p95Ms: Math.round(percentile(latencies, 95)),
+        maxMs: Math.round(Math.max(...latencies)),
+        goalP95Ms: opts.scoreDebounceMs + 250,
+      },
+      peakRssMiB: round(peakRssMiB),
+    };
+  } finally {
+    await service?.child.stop();
+    await Promise.all(queues.map((q) => q.close()));
+    connection.disconnect();
+    await sandbox.close();
+    await deleteKeys(prefix);
+  }
+}
