@@ -33,7 +33,7 @@ for (const name of only) if (!(ALL as readonly string[]).includes(name)) throw n
 const quick = values.quick ?? false;
 
 /** `--quick` is a smoke run (seconds, not minutes): the figures are not worth reporting. */
-const ingestOptions: IngestOptions = { durationSeconds: quick ? 3 : 10, warmupSeconds: quick ? 1 : 2, connections: 50 };
+const ingestOptions: IngestOptions = { durationSeconds: quick ? 4 : 10, warmupSeconds: quick ? 1 : 2, connections: 50, rounds: 2 };
 const e2eOptions: E2eOptions = {
   patients: quick ? 100 : 1000,
   notificationsPerPatient: 10,

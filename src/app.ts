@@ -4,6 +4,7 @@
  */
 import express, { type Express } from 'express';
 import { createApiAuth, type ApiAuthConfig } from './api/api-auth.ts';
+import { createAdminRouter } from './admin/router.ts';
 import { createCdsHooksRouter } from './api/cds-hooks.ts';
 import { createFhirFacade, type FacadeDeps } from './api/fhir-facade.ts';
 import { errorHandler, sendFhir } from './api/async-route.ts';
@@ -13,6 +14,7 @@ import type { EventSink } from './ingress/resource-event.ts';
 import type { SubscriptionTracker } from './ingress/subscription-tracker.ts';
 import { notificationsTotal, registry, subscriptionGapsTotal } from './observability/metrics.ts';
 import { outcome } from './outcomes.ts';
+import type { Pipeline } from './pipeline/runtime.ts';
 
 export interface AppDeps extends FacadeDeps {
   sink: EventSink;
@@ -27,6 +29,8 @@ export interface AppDeps extends FacadeDeps {
   jwks?: PublicJwks;
   /** Authentication of the results API (`API_AUTH`); unset = none (development only). */
   apiAuth?: ApiAuthConfig;
+  /** Queues for the admin pages (Bull Board, status page). */
+  pipeline?: Pick<Pipeline, 'events' | 'scores' | 'maintenance'>;
 }
 
 /**
@@ -121,6 +125,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/fhir', express.json({ type: ['application/json', 'application/fhir+json'], limit: '1mb' }), createFhirFacade(deps, apiAuth));
   // CDS Hooks: the EHR calls this while a clinician opens the chart (the router parses its own JSON).
   app.use('/cds-services', createCdsHooksRouter(deps));
+  // Bull Board and the status page: behind the API auth, plus a system-scope check of their own.
+  if (deps.pipeline) app.use('/admin', apiAuth, createAdminRouter({ pipeline: deps.pipeline, models: deps.models }));
 
   app.use((req, res) => {
     sendFhir(res, 404, outcome('error', 'not-found', `No route for ${req.method} ${req.path}`));

@@ -114,6 +114,12 @@ const envSchema = z.object({
   /** A (patient, model) whose newest assessment is older than this is re-scored. */
   RESCORE_MAX_AGE: duration(false).default(30 * 24 * 3600_000),
   /** How RiskAssessments are written: PUT with a deterministic id, or conditional create. */
+  /**
+   * Retry budget of every job (validated here so a bad value is one line at start-up; the queue
+   * code reads them in src/pipeline/jobs.ts).
+   */
+  JOB_ATTEMPTS: int(1, 100).default(12),
+  JOB_BACKOFF_MS: int(10, 3600_000).default(2000),
   WRITE_MODE: z.enum(['put', 'conditional-create']).default('put'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** The public URL of this service, used in paging links of the /fhir facade. */

@@ -77,6 +77,7 @@ export async function startService(
       ? createWorkerApp({ redisReady: () => pipeline.redisReady(), models })
       : createApp({
           sink: pipeline.sink,
+          pipeline,
           ...(config.notifySecret ? { notifySecret: config.notifySecret } : {}),
           notifyBodyLimit: config.notifyBodyLimit,
           redisReady: () => pipeline.redisReady(),

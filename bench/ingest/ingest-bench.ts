@@ -7,16 +7,19 @@
  * both alike. Every request is a distinct event, so every one is really stored.
  */
 import autocannon from 'autocannon';
-import { startChild, waitForHttp, freePort } from '../lib/child.ts';
+import { startChild, waitForHttp, freePort, type Child } from '../lib/child.ts';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../lib/redis.ts';
 import { startServiceChild } from '../lib/service.ts';
 import { ratio, round } from '../lib/stats.ts';
 import { backportPayload, hapiPutPayload, type IngestPayload } from './payloads.ts';
 
 export interface IngestOptions {
+  /** Measured seconds per server and endpoint, split over `rounds`. */
   durationSeconds: number;
   warmupSeconds: number;
   connections: number;
+  /** Baseline and service alternate this many times per endpoint (drift of a shared machine hits both alike). */
+  rounds: number;
 }
 
 export interface IngestRun {
@@ -26,6 +29,8 @@ export interface IngestRun {
   readonly p99Ms: number;
   readonly non2xx: number;
   readonly errors: number;
+  /** CPU time the server process spent per 2xx notification (user + system): independent of how busy the machine was. */
+  readonly cpuMsPerNotification: number;
 }
 
 export interface IngestEndpointResult {
@@ -54,14 +59,26 @@ function requestsFor(payload: IngestPayload): autocannon.Request[] {
   return Array.from({ length: CYCLE }, () => ({ setupRequest }));
 }
 
-async function hammer(url: string, payload: IngestPayload, seconds: number, connections: number): Promise<IngestRun> {
+type Measured = autocannon.Result & { cpuMs: number };
+
+async function hammer(url: string, payload: IngestPayload, seconds: number, connections: number, server: Child): Promise<Measured> {
+  const cpuBefore = server.cpuMs();
   const result = await autocannon({ url, connections, duration: seconds, requests: requestsFor(payload) });
+  return Object.assign(result, { cpuMs: server.cpuMs() - cpuBefore });
+}
+
+/** Rounds of one server merged: total 2xx over total time; latency percentiles weighted by requests. */
+function merge(runs: readonly Measured[]): IngestRun {
+  const ok = runs.reduce((a, r) => a + r['2xx'], 0);
+  const seconds = runs.reduce((a, r) => a + r.duration, 0);
+  const weighted = (pick: (r: autocannon.Result) => number) => runs.reduce((a, r) => a + pick(r) * r['2xx'], 0) / Math.max(1, ok);
   return {
-    perSecond: round(result['2xx'] / result.duration, 0),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
+    perSecond: round(ok / seconds, 0),
+    p50Ms: round(weighted((r) => r.latency.p50), 0),
+    p99Ms: round(weighted((r) => r.latency.p99), 0),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    cpuMsPerNotification: round(runs.reduce((a, r) => a + r.cpuMs, 0) / Math.max(1, ok), 3),
   };
 }
 
@@ -84,16 +101,22 @@ export async function runIngestBench(opts: IngestOptions, log: (line: string) =>
       ['POST /notify (Backport R4 full-resource)', backportPayload()],
       ['PUT /notify/Observation/:id (HAPI R4)', hapiPutPayload()],
     ] as const) {
-      const runs: Partial<Record<'baseline' | 'service', IngestRun>> = {};
-      for (const [who, url] of [
-        ['baseline', baselineUrl],
-        ['service', service.url],
-      ] as const) {
-        await hammer(url, payload, opts.warmupSeconds, opts.connections);
-        runs[who] = await hammer(url, payload, opts.durationSeconds, opts.connections);
-        log(`  ingest ${endpoint} ${who}: ${runs[who].perSecond}/s p50 ${runs[who].p50Ms} ms p99 ${runs[who].p99Ms} ms non-2xx ${runs[who].non2xx}`);
+      const targets = [
+        ['baseline', baselineUrl, baseline],
+        ['service', service.url, service.child],
+      ] as const;
+      const runs = { baseline: [] as Measured[], service: [] as Measured[] };
+      for (const [, url, server] of targets) await hammer(url, payload, opts.warmupSeconds, opts.connections, server);
+      for (let r = 0; r < opts.rounds; r++) {
+        for (const [who, url, server] of r % 2 === 0 ? targets : [...targets].reverse()) {
+          runs[who].push(await hammer(url, payload, opts.durationSeconds / opts.rounds, opts.connections, server));
+        }
       }
-      const { baseline: b, service: s } = runs as Record<'baseline' | 'service', IngestRun>;
+      const b = merge(runs.baseline);
+      const s = merge(runs.service);
+      for (const [who, run] of [['baseline', b], ['service', s]] as const) {
+        log(`  ingest ${endpoint} ${who}: ${run.perSecond}/s p50 ${run.p50Ms} ms p99 ${run.p99Ms} ms non-2xx ${run.non2xx}, ${run.cpuMsPerNotification} CPU ms each`);
+      }
       results.push({ endpoint, service: s, baseline: b, ratio: ratio(s.perSecond, b.perSecond) });
     }
     return results;

@@ -35,6 +35,8 @@ export interface Child {
   readonly logFile: string;
   /** Peak resident set (VmHWM) in MiB so far; NaN once the process is gone. */
   peakRssMiB(): number;
+  /** CPU time (user + system) used so far, in ms; NaN once the process is gone. */
+  cpuMs(): number;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code (or signal). */
   stop(graceMs?: number): Promise<number | string | null>;
 }
@@ -63,6 +65,18 @@ export function peakRssMiBOf(pid: number): number {
   }
 }
 
+/** User + system CPU time of a live process from /proc/<pid>/stat, in ms (clock ticks of 10 ms). */
+export function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at ") ".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 export function startChild(opts: ChildOptions): Child {
   mkdirSync(LOG_DIR, { recursive: true });
   const logFile = join(LOG_DIR, `${opts.name}.log`);
@@ -82,6 +96,7 @@ export function startChild(opts: ChildOptions): Child {
     pid,
     logFile,
     peakRssMiB: () => peakRssMiBOf(pid),
+    cpuMs: () => cpuMsOf(pid),
     async stop(graceMs = 10_000) {
       if (child.exitCode !== null || child.signalCode !== null) return exited;
       child.kill('SIGTERM');

@@ -2,19 +2,20 @@
  * `/admin`: a status page for operators and Bull Board (`/admin/queues`) for the events, scores
  * and maintenance queues.
  *
- * No authentication of its own: the app mounts it behind the API auth
- * (`app.use('/admin', apiAuth, createAdminRouter(...))`). Bull Board can retry, promote and remove
- * jobs; `readOnly` turns that off.
+ * Mounted behind the API auth (`app.use('/admin', apiAuth, createAdminRouter(...))`), which
+ * authenticates; this router then requires a system-level scope ({@link requireAdminScope}).
+ * Bull Board can retry, promote and remove jobs; `readOnly` turns that off.
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
-import { Router, type Request, type Response, type NextFunction } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { deadLettersIn } from '../commands/dlq.ts';
 import type { ModelRegistry } from '../models/types.ts';
 import { registry as defaultRegistry } from '../observability/metrics.ts';
 import type { Pipeline } from '../pipeline/runtime.ts';
+import { requireAdminScope } from './authorize.ts';
 import { summarizeMetrics } from './metrics-summary.ts';
 import { renderStatusPage, type QueueDepth } from './status-page.ts';
 import type { Registry } from 'prom-client';
@@ -28,6 +29,8 @@ export interface AdminDeps {
   readOnly?: boolean;
   /** Default: the process registry of metrics.ts. */
   registry?: Registry;
+  /** Who may use the pages. Default {@link requireAdminScope} (needs the API auth in front). */
+  authorize?: RequestHandler;
 }
 
 const RECENT_FAILURES = 20;
@@ -47,6 +50,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
 
   const router = Router();
+  router.use(deps.authorize ?? requireAdminScope);
   router.use('/queues', board.getRouter() as Router);
 
   router.get('/', (req: Request, res: Response, next: NextFunction) => {

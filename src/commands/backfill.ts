@@ -274,10 +274,13 @@ export function stderrProgress(stream: NodeJS.WriteStream = process.stderr, ever
   let lastDraw = 0;
   let lastStep = -1;
   let drewBar = false;
+  // The first count seen is what a resumed run had already done: not part of this run's speed.
+  let baseline: number | undefined;
   const line = (done: number, total: number) => {
+    baseline ??= done;
     const pct = total === 0 ? 100 : (done / total) * 100;
     const seconds = (Date.now() - started) / 1000;
-    const perSecond = seconds > 0 ? done / seconds : 0;
+    const perSecond = seconds > 0 ? (done - baseline) / seconds : 0;
     return { pct, text: `${done}/${total} patients (${pct.toFixed(0)} %, ${perSecond.toFixed(1)}/s)` };
   };
   return {

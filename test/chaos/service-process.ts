@@ -32,6 +32,8 @@ export interface ServiceProcessOptions {
   logFile: string;
   /** Start-up budget (tsx compiles on first run; models load). */
   timeoutMs?: number;
+  /** Also append stdout to the log file (the privacy test captures ALL output). */
+  captureStdout?: boolean;
 }
 
 export async function startServiceProcess(opts: ServiceProcessOptions): Promise<ServiceProcess> {
@@ -44,9 +46,10 @@ export async function startServiceProcess(opts: ServiceProcessOptions): Promise<
     const c = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', opts.command], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...opts.env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'],
     });
     child = c;
+    c.stdout?.on('data', (chunk: Buffer) => log.write(chunk));
     let pending = '';
     const listening = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${opts.name} did not start within ${opts.timeoutMs ?? 60_000} ms (log: ${opts.logFile})`)), opts.timeoutMs ?? 60_000);

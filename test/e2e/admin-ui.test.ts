@@ -13,6 +13,7 @@ import express from 'express';
 import type { Bundle, Patient } from 'fhir/r4.js';
 import { chromium, type Browser } from 'playwright-core';
 import { createAdminRouter } from '../../src/admin/router.ts';
+import { createApiAuth } from '../../src/api/api-auth.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { patientBundleFromVector, pceVector } from '../support/pce-patient.ts';
 
@@ -30,7 +31,8 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `Chromium is not installed at ${CHROMIUM}: apt-get install chromium`);
   h = await startHarness({ SWEEP_INTERVAL: 'off', RESCORE_INTERVAL: 'off' });
   const app = express();
-  app.use('/admin', createAdminRouter({ pipeline: h.service.pipeline, models: h.service.models }));
+  // As the app mounts it: behind the API auth (here API_AUTH=none).
+  app.use('/admin', createApiAuth({ mode: 'none' }), createAdminRouter({ pipeline: h.service.pipeline, models: h.service.models }));
   admin = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

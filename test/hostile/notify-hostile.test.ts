@@ -103,6 +103,7 @@ describe('hostile notifications', () => {
       }
       if (!statusOk || !outcomeOk) wrong.push(`${c.name} → ${a.status} ${a.body.slice(0, 120)}`);
     }
+    // HOSTILE_DEBUG=1 lists every case that was not refused properly, not only the first 15.
     if (process.env.HOSTILE_DEBUG) for (const w of wrong) process.stderr.write(`${w.slice(0, 200)}\n`);
     assert.deepEqual(wrong.slice(0, 15), [], `${wrong.length} of ${corpus.length} cases were not refused properly`);
 
