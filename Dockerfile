@@ -40,7 +40,11 @@ USER 10001:10001
 # tsx caches compiled files under /tmp/tsx-<uid>; drop that so the image stays reproducible.
 RUN node --import tsx src/cli.ts models verify && rm -rf /tmp/tsx-*
 EXPOSE 8080
-# No HEALTHCHECK: `worker` has no HTTP server, so one check cannot fit every command; Kubernetes
-# uses the chart's probes (/healthz, /readyz on the API).
+# `start`, `serve` and `worker` all answer GET /healthz on PORT (workers serve /healthz, /readyz
+# and /metrics only). /healthz never touches Redis, so a Redis outage does not mark the container
+# unhealthy. Kubernetes ignores HEALTHCHECK and uses the chart's probes; this serves docker and
+# compose. One-shot commands (assess, models verify, ...) exit before the first check.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "--import", "tsx", "src/cli.ts"]
 CMD ["start"]

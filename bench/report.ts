@@ -37,8 +37,8 @@ export function rows(r: BenchResults): Row[] {
   for (const i of r.ingest ?? []) {
     out.push({
       benchmark: `ingest ${i.endpoint}`,
-      measured: `${n(i.service.perSecond)}/s, p50 ${n(i.service.p50Ms)} ms, p99 ${n(i.service.p99Ms)} ms`,
-      limit: `baseline ${n(i.baseline.perSecond)}/s, p50 ${n(i.baseline.p50Ms)} ms, p99 ${n(i.baseline.p99Ms)} ms`,
+      measured: `${n(i.service.perSecond)}/s, p50 ${n(i.service.p50Ms)} ms, p99 ${n(i.service.p99Ms)} ms, ${n(i.service.cpuMsPerNotification, 2)} CPU ms each`,
+      limit: `baseline ${n(i.baseline.perSecond)}/s, p50 ${n(i.baseline.p50Ms)} ms, p99 ${n(i.baseline.p99Ms)} ms, ${n(i.baseline.cpuMsPerNotification, 2)} CPU ms each`,
       ratio: n(i.ratio, 2),
       goal: '≥ 1.0 (< 0.8 regression)',
       verdict: i.ratio >= 1 ? 'met' : i.ratio < 0.8 ? 'regression' : 'missed',
@@ -49,7 +49,7 @@ export function rows(r: BenchResults): Row[] {
     out.push({
       benchmark: `e2e scorings/s (${n(e.notifications)} notifications, ${n(e.patients)} patients)`,
       measured: `${n(e.scoringsPerSecond, 1)}/s (${n(e.scorings)} scorings in ${n(e.scoringWindowSeconds, 1)} s)`,
-      limit: `sandbox ${n(e.limitPairsPerSecond, 1)} read+PUT pairs/s`,
+      limit: `sandbox ${n(e.limitPairsPerSecond, 1)} read+PUT pairs/s; CPU/scoring: service ${n(e.cpuMsPerScoring.service, 1)} ms, sandbox ${n(e.cpuMsPerScoring.sandbox, 1)} ms`,
       ratio: n(e.ratio, 2),
       goal: '≥ 0.7',
       verdict: e.ratio >= 0.7 ? 'met' : 'missed',
@@ -83,7 +83,7 @@ export function rows(r: BenchResults): Row[] {
     out.push({
       benchmark: 'memory: peak RSS of fhir-risk start through e2e',
       measured: `${n(e.peakRssMiB)} MiB`,
-      limit: '',
+      limit: `at end: RSS ${n(e.memoryAtEnd.rssMiB)} MiB, V8 heap ${n(e.memoryAtEnd.heapUsedMiB)} used / ${n(e.memoryAtEnd.heapTotalMiB)} MiB`,
       ratio: n(e.peakRssMiB / 250, 2),
       goal: '≤ 250 MiB',
       verdict: e.peakRssMiB <= 250 ? 'met' : 'missed',

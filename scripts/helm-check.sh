@@ -8,8 +8,10 @@
 #                      installed with --prefix so package.json and package-lock.json stay untouched.
 # Steps, for the default values and each helm/fhir-risk/ci/*-values.yaml (full-values.yaml: every
 # optional feature on; inline-secrets-values.yaml: the other branches): helm lint --strict →
-# schema defaults = values.yaml → the schema must reject bad values → helm template into .tmp/helm/<name>.yaml →
-# test/helm/validate-manifests.ts. Exits non-zero at the first failing step.
+# schema defaults = values.yaml, and README.md's values table = the schema → the schema must
+# reject bad values and accept good ones → helm template into .tmp/helm/<name>.yaml →
+# test/helm/validate-manifests.ts (kubernetes-models, cross-references, environment variable
+# names against src/config.ts). Exits non-zero at the first failing step.
 #
 # Usage: scripts/helm-check.sh          (HELM=/path/to/helm to use your own binary)
 set -euo pipefail
@@ -23,6 +25,8 @@ TOOLS=.tmp/helm-tools
 export ONNXRUNTIME_NODE_INSTALL=skip
 
 started=$SECONDS
+rejections=0
+acceptances=0
 step() { printf '\n== %s\n' "$*"; }
 die() { echo "helm-check: $*" >&2; exit 1; }
 
@@ -92,7 +96,16 @@ expect_rejected() { # description --set args...
     die "schema accepted $what ($*)"
   fi
   grep -q "values don't meet the specifications of the schema" "$OUT/rejected.log" || { cat "$OUT/rejected.log" >&2; die "$what failed for another reason than the schema"; }
+  rejections=$((rejections + 1))
   echo "rejected as expected: $what"
+}
+
+# helm must accept these values (the schema is not stricter than the service).
+expect_accepted() { # description --set args...
+  local what=$1; shift
+  "$HELM" template schema-check "$CHART" "$@" >/dev/null 2>"$OUT/accepted.log" || { cat "$OUT/accepted.log" >&2; die "schema refused $what ($*)"; }
+  acceptances=$((acceptances + 1))
+  echo "accepted as expected: $what"
 }
 
 step "tools"
@@ -114,6 +127,9 @@ done
 step "values.schema.json matches values.yaml"
 node --import tsx test/helm/check-schema-defaults.ts --tools "$TOOLS/node_modules" "$CHART"
 
+step "README.md values table matches values.schema.json"
+node --import tsx test/helm/values-table.ts --check "$CHART"
+
 step "values.schema.json rejects bad values"
 expect_rejected "an unknown top-level value" --set unknownValue=1
 expect_rejected "an unknown WRITE_MODE" --set writeMode=overwrite
@@ -121,6 +137,27 @@ expect_rejected "a NOTIFY_SECRET shorter than 16 characters" --set notify.secret
 expect_rejected "a non-redis REDIS_URL" --set redis.url=http://redis:6379
 expect_rejected "worker minReplicas 0 (delayed jobs need a running worker)" --set worker.autoscaling.minReplicas=0
 expect_rejected "client-credentials without tokenUrl and clientId" --set fhir.auth.type=client-credentials
+expect_rejected "smart-backend without a private key Secret" --set fhir.auth.type=smart-backend --set fhir.auth.clientId=fhir-risk
+expect_rejected "smart-backend without a client id" --set fhir.auth.type=smart-backend --set fhir.auth.privateKeySecret.name=k
+expect_rejected "an unsupported FHIR_SIGNING_ALG" --set fhir.auth.signingAlg=RS256
+expect_rejected "API_AUTH=jwt without JWKS URL, issuer and audience" --set apiAuth.type=jwt --set apiAuth.jwksUrl=https://idp.example.org/jwks
+expect_rejected "a period in Go syntax" --set maintenance.sweepInterval=15m
+expect_rejected "a period of months" --set maintenance.rescoreMaxAge=P1M
+expect_rejected "an ISO period with nothing after T" --set maintenance.rescoreInterval=PT
+expect_rejected "RESCORE_MAX_AGE off" --set maintenance.rescoreMaxAge=off
+expect_rejected "a period under 100 ms" --set maintenance.sweepInterval=50
+expect_rejected "JOB_ATTEMPTS above 100" --set queue.jobAttempts=101
+expect_rejected "JOB_BACKOFF_MS under 10" --set queue.jobBackoffMs=5
+expect_rejected "MODEL_TIMEOUT_MS under 10" --set models.timeoutMs=1
+expect_rejected "a shadow mode other than :measure" --set 'models.shadow[0]=qsofa:write'
+expect_rejected "a secret in extraEnv (it would land in the ConfigMap)" --set extraEnv.REDIS_URL=redis://r:6379
+
+step "values.schema.json accepts good values"
+expect_accepted "smart-backend with a client id and key Secret" --set fhir.auth.type=smart-backend --set fhir.auth.clientId=fhir-risk --set fhir.auth.privateKeySecret.name=k
+expect_accepted "API_AUTH=jwt with JWKS URL, issuer and audience" --set apiAuth.type=jwt --set apiAuth.jwksUrl=https://idp.example.org/jwks --set apiAuth.issuer=https://idp.example.org --set apiAuth.audience=https://fhir-risk.example.org/fhir
+expect_accepted "periods as ISO durations, milliseconds and off" --set maintenance.sweepInterval=PT1H30M --set maintenance.rescoreInterval=off --set maintenance.rescoreMaxAge=P1W
+expect_accepted "periods as numbers (0 = off)" --set maintenance.sweepInterval=0 --set maintenance.rescoreInterval=900000 --set maintenance.rescoreMaxAge=P2DT12H
+expect_accepted "shadow ids with and without :measure" --set 'models.shadow={qsofa,news2:measure}'
 
 step "helm template"
 rendered=("$OUT/default.yaml")
@@ -135,5 +172,5 @@ echo "rendered ${rendered[*]}"
 step "validate rendered manifests (kubernetes-models + cross-references)"
 node --import tsx test/helm/validate-manifests.ts --tools "$TOOLS/node_modules" "${rendered[@]}"
 
-printf '\nhelm-check: OK in %ss (lint ×%s, 6 schema rejections, %s renders validated)\n' \
-  "$((SECONDS - started))" "$((${#VALUE_FILES[@]} + 1))" "${#rendered[@]}"
+printf '\nhelm-check: OK in %ss (lint ×%s, %s schema rejections, %s acceptances, %s renders validated)\n' \
+  "$((SECONDS - started))" "$((${#VALUE_FILES[@]} + 1))" "$rejections" "$acceptances" "${#rendered[@]}"

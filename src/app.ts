@@ -29,6 +29,8 @@ export interface AppDeps extends FacadeDeps {
   jwks?: PublicJwks;
   /** Authentication of the results API (`API_AUTH`); unset = none (development only). */
   apiAuth?: ApiAuthConfig;
+  /** Authentication of CDS Hooks callers (the EHR's JWT); default none. */
+  cdsAuth?: ApiAuthConfig;
   /** Queues for the admin pages (Bull Board, status page). */
   pipeline?: Pick<Pipeline, 'events' | 'scores' | 'maintenance'>;
 }
@@ -124,7 +126,10 @@ export function createApp(deps: AppDeps): Express {
   const apiAuth = createApiAuth(deps.apiAuth ?? { mode: 'none' });
   app.use('/fhir', express.json({ type: ['application/json', 'application/fhir+json'], limit: '1mb' }), createFhirFacade(deps, apiAuth));
   // CDS Hooks: the EHR calls this while a clinician opens the chart (the router parses its own JSON).
-  app.use('/cds-services', createCdsHooksRouter(deps));
+  // The EHR signs its own JWT for CDS Hooks (its issuer, our service URL as audience), so these
+  // routes have their own verifier; scopes do not apply to a CDS client.
+  const cdsAuth = deps.cdsAuth?.mode === 'jwt' ? createApiAuth(deps.cdsAuth) : undefined;
+  app.use('/cds-services', ...(cdsAuth ? [cdsAuth] : []), createCdsHooksRouter(deps));
   // Bull Board and the status page: behind the API auth, plus a system-scope check of their own.
   if (deps.pipeline) app.use('/admin', apiAuth, createAdminRouter({ pipeline: deps.pipeline, models: deps.models }));
 

@@ -146,6 +146,15 @@ const envSchema = z.object({
   API_ISSUER: z.string().min(1).optional(),
   /** jwt: the expected `aud` of access tokens (usually this service's public /fhir URL). */
   API_AUDIENCE: z.string().min(1).optional(),
+  /**
+   * CDS Hooks callers (the EHR) authenticate with their own JWT: `CDS_AUTH=jwt` checks it against
+   * the EHR's key set (`CDS_JWKS_URL`), issuer (`CDS_ISSUER`) and audience (`CDS_AUDIENCE`, our
+   * `/cds-services` URL as the EHR names it). `none` for development only.
+   */
+  CDS_AUTH: z.enum(['none', 'jwt']).default('none'),
+  CDS_JWKS_URL: httpUrl.optional(),
+  CDS_ISSUER: z.string().min(1).optional(),
+  CDS_AUDIENCE: z.string().min(1).optional(),
 });
 
 export type AuthConfig =
@@ -191,6 +200,8 @@ export interface Config {
   auth: AuthConfig;
   fhirTimeoutMs: number;
   apiAuth: ApiAuthConfig;
+  /** Authentication of CDS Hooks callers (the EHR's own JWT). */
+  cdsAuth: ApiAuthConfig;
 }
 
 export interface LoadConfigOptions {
@@ -279,6 +290,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions): 
           audience: need('API_AUDIENCE', 'API_AUTH=jwt'),
         }
       : { mode: 'none' };
+  const cdsAuth: ApiAuthConfig =
+    e.CDS_AUTH === 'jwt'
+      ? {
+          mode: 'jwt',
+          jwksUrl: need('CDS_JWKS_URL', 'CDS_AUTH=jwt'),
+          issuer: need('CDS_ISSUER', 'CDS_AUTH=jwt'),
+          audience: need('CDS_AUDIENCE', 'CDS_AUTH=jwt'),
+        }
+      : { mode: 'none' };
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -308,5 +328,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, options: LoadConfigOptions): 
     auth,
     fhirTimeoutMs: e.FHIR_TIMEOUT_MS,
     apiAuth,
+    cdsAuth,
   };
 }

@@ -92,6 +92,7 @@ export async function startService(
           ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
           ...(config.auth.kind === 'smart-backend' ? { jwks: publicJwks(config.auth.signingKey) } : {}),
           apiAuth: config.apiAuth,
+          cdsAuth: config.cdsAuth,
         });
   // Workers listen too, for /healthz, /readyz and /metrics only.
   const server = await new Promise<Server>((resolve, reject) => {

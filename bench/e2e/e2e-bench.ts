@@ -66,8 +66,15 @@ export interface E2eResult {
   /** Sandbox requests during the burst / scorings. */
   readonly fhirRequestsPerScoring: number;
   readonly fhirRequestsByInteraction: Record<string, number>;
+  /**
+   * CPU time per scoring during the burst (user + system), of the service process (ingest, event
+   * worker and score worker together) and of the sandbox: which of the two is the bottleneck.
+   */
+  readonly cpuMsPerScoring: { readonly service: number; readonly sandbox: number };
   readonly latency: { readonly samples: number; readonly p50Ms: number; readonly p95Ms: number; readonly maxMs: number; readonly goalP95Ms: number };
   readonly peakRssMiB: number;
+  /** The service's memory once the e2e is done (its own /metrics): what is live vs what the peak was. */
+  readonly memoryAtEnd: { readonly rssMiB: number; readonly heapUsedMiB: number; readonly heapTotalMiB: number; readonly externalMiB: number };
 }
 
 /** 10 per patient by default: TC, HDL, BP, smoking as versions 1, 2, 3… in that rotation, patient after patient. */
@@ -144,7 +151,12 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
       name: 'e2e-service',
       fhirBaseUrl: sandbox.baseUrl,
       queuePrefix: prefix,
-      env: { WORKER_CONCURRENCY: String(opts.workerConcurrency), SCORE_DEBOUNCE_MS: String(opts.scoreDebounceMs) },
+      env: {
+        WORKER_CONCURRENCY: String(opts.workerConcurrency),
+        SCORE_DEBOUNCE_MS: String(opts.scoreDebounceMs),
+        // BENCH_SERVICE_NODE_OPTIONS: node flags for the service only (e.g. --max-old-space-size=128).
+        ...(process.env.BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS } : {}),
+      },
       // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the service (open it in Chrome DevTools).
       ...(process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] } : {}),
     });
@@ -161,6 +173,7 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
     const burstSubjects = new Set(burstPatients.map((p) => `Patient/${p.id}`));
     const expected = burstPatients.length * APPLICABLE_MODELS.length;
     const before = await sandbox.counters();
+    const cpuBefore = { service: service.child.cpuMs(), sandbox: sandbox.child.cpuMs() };
     await sandbox.mark();
     retried.count = 0;
     const burstStart = Date.now();
@@ -168,6 +181,7 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
     log(`  e2e: ${notifications.length} notifications sent in ${round(burstSendSeconds)} s; waiting for ${expected} assessments`);
     const burstWrites = await waitForAssessments(sandbox, queues, burstSubjects, expected, 180_000);
     const after = await sandbox.counters();
+    const cpuMs = { service: service.child.cpuMs() - cpuBefore.service, sandbox: sandbox.child.cpuMs() - cpuBefore.sandbox };
     const window = await sandbox.window();
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     const lastWriteAt = Math.max(...burstWrites.map((w) => w.at));
@@ -202,7 +216,10 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
     const rewrites = burstWrites.filter((w) => w.interaction === 'update').length;
     const requests = after.total - before.total;
     const burstRetried503 = retried.count;
-    log(`  e2e: burst done: ${scorings} scorings, ${assessmentsFound} assessments, ${requests} FHIR requests, window ${round(scoringWindowSeconds)} s`);
+    log(
+      `  e2e: burst done: ${scorings} scorings, ${assessmentsFound} assessments, ${requests} FHIR requests, window ${round(scoringWindowSeconds)} s; ` +
+        `CPU per scoring: service ${round(cpuMs.service / scorings)} ms, sandbox ${round(cpuMs.sandbox / scorings)} ms`,
+    );
 
     // ---- latency at a steady rate, fresh patients (their first assessment is always a write)
     const writesBefore = (await sandbox.writes()).length;
@@ -220,6 +237,14 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
       .filter(Number.isFinite);
 
     const peakRssMiB = service.child.peakRssMiB();
+    const finalMetrics = await (await fetch(`${service.url}/metrics`)).text();
+    const mib = (name: string) => round(sumMetric(finalMetrics, name) / 1048576);
+    const memoryAtEnd = {
+      rssMiB: mib('fhir_risk_process_resident_memory_bytes'),
+      heapUsedMiB: mib('fhir_risk_nodejs_heap_size_used_bytes'),
+      heapTotalMiB: mib('fhir_risk_nodejs_heap_size_total_bytes'),
+      externalMiB: mib('fhir_risk_nodejs_external_memory_bytes'),
+    };
     await service.child.stop();
     service = undefined;
 
@@ -259,6 +284,7 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
       ratio: ratio(scoringsPerSecond, limit.pairsPerSecond),
       fhirRequestsPerScoring: round(requests / scorings, 2),
       fhirRequestsByInteraction: diffCounters(after.byInteraction, before.byInteraction),
+      cpuMsPerScoring: { service: round(cpuMs.service / scorings, 2), sandbox: round(cpuMs.sandbox / scorings, 2) },
       latency: {
         samples: latencies.length,
         p50Ms: Math.round(percentile(latencies, 50)),
@@ -267,6 +293,7 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
         goalP95Ms: opts.scoreDebounceMs + 250,
       },
       peakRssMiB: round(peakRssMiB),
+      memoryAtEnd,
     };
   } finally {
     await service?.child.stop();

@@ -69,7 +69,8 @@ export async function replayDeadLetters(config: Pick<Config, 'redisUrl' | 'queue
     for (const queue of queues) {
       for (const job of await queue.getFailed(0, -1)) {
         if (!job || (ids !== 'all' && !ids.includes(String(job.id)))) continue;
-        await job.retry('failed');
+        // A fresh retry budget: otherwise one transient failure during the replay dead-letters it again.
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
         replayed++;
       }
     }

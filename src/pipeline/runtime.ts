@@ -56,6 +56,13 @@ export interface Pipeline {
   close(): Promise<void>;
 }
 
+/**
+ * A job whose worker died (SIGKILL, OOM, node drain) is "stalled" and handed to another worker.
+ * BullMQ's default of 1 would dead-letter a job that meets a worker kill and a Redis restart in a
+ * row; every stage is idempotent, so running it again is always safe.
+ */
+const MAX_STALLED_COUNT = 3;
+
 export function triggerMatcher(models: ModelRegistry, valueSets: ValueSetIndex): TriggerMatcher {
   return (resource: FhirResource) => {
     const patientId = patientIdOf(resource);
@@ -126,7 +133,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         allModelIds: () => options.models.list().map((m) => m.manifest.id),
         withdrawAssessmentsUsing: (patientId, ref) => withdrawAssessmentsUsing(options.results, patientId, ref),
       }),
-      { connection: workerConnection, prefix, concurrency: config.workerConcurrency, settings: { backoffStrategy } },
+      { connection: workerConnection, prefix, concurrency: config.workerConcurrency, maxStalledCount: MAX_STALLED_COUNT, settings: { backoffStrategy } },
     );
     const scoreWorker = new Worker<ScoreJobData>(
       SCORES_QUEUE,
@@ -142,7 +149,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         lastWritten: redisLastWritten(workerConnection, prefix),
         ...(options.onWritten ? { onWritten: options.onWritten } : {}),
       }),
-      { connection: workerConnection, prefix, concurrency: config.workerConcurrency, settings: { backoffStrategy } },
+      { connection: workerConnection, prefix, concurrency: config.workerConcurrency, maxStalledCount: MAX_STALLED_COUNT, settings: { backoffStrategy } },
     );
     for (const [name, worker] of [
       [EVENTS_QUEUE, eventWorker],

@@ -1,7 +1,9 @@
 /**
  * Checks across rendered Kubernetes manifests that schema validation cannot make: references
  * between objects (Service → pods, HPA → Deployment, ServiceMonitor → Service, …), the pod
- * security baseline the chart promises, and secrets kept out of ConfigMaps.
+ * security baseline the chart promises, secrets kept out of ConfigMaps, environment variables
+ * the service knows (src/config.ts), probes that never restart pods over a Redis outage, the
+ * smart-backend key mount, and Ingress routes the EHR needs.
  *
  * Pure functions over parsed YAML documents, so they are unit-tested without helm
  * (manifest-checks.test.ts) and run by validate-manifests.ts on `helm template` output.
@@ -23,7 +25,28 @@ export interface Problem {
 }
 
 /** Environment variables that must never sit in a ConfigMap (src/config.ts). */
-export const SECRET_ENV_NAMES = ['NOTIFY_SECRET', 'FHIR_BEARER_TOKEN', 'FHIR_CLIENT_SECRET', 'REDIS_URL'] as const;
+export const SECRET_ENV_NAMES = ['NOTIFY_SECRET', 'FHIR_BEARER_TOKEN', 'FHIR_CLIENT_SECRET', 'FHIR_PRIVATE_KEY', 'REDIS_URL'] as const;
+
+/** Settings the service parses as whole numbers: `toString` of a YAML float renders 3.6e+06, which it refuses. */
+const NUMERIC_ENV = /^(PORT|WORKER_CONCURRENCY|JOB_ATTEMPTS|[A-Z_]+_MS)$/;
+
+/** Paths the EHR must reach through an Ingress: notifications always, the JWK Set when fhir-risk signs with a key. */
+const NOTIFY_PATH = '/notify';
+const JWKS_PATH = '/.well-known/jwks.json';
+
+/**
+ * Environment variable names the service reads: the keys of the `z.object` schema in
+ * src/config.ts and the `intFromEnv('…')` names of src/pipeline/jobs.ts (given as source text).
+ */
+export function envNamesFromSource(configSource: string, jobsSource = ''): Set<string> {
+  const names = new Set<string>();
+  const start = configSource.indexOf('z.object({');
+  const end = configSource.indexOf('\n});', start);
+  const schema = start >= 0 && end > start ? configSource.slice(start, end) : '';
+  for (const m of schema.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)) names.add(m[1]!);
+  for (const m of jobsSource.matchAll(/intFromEnv\('([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]!);
+  return names;
+}
 
 type Obj = Record<string, unknown>;
 
@@ -201,7 +224,116 @@ export function checkReferences(docs: readonly Manifest[]): Problem[] {
   return problems;
 }
 
-/** Every cross-document check. */
-export function checkManifests(docs: readonly Manifest[]): Problem[] {
-  return [...checkPodSecurity(docs), ...checkNoSecretsInConfigMaps(docs), ...checkReferences(docs)];
+function configMapData(docs: readonly Manifest[]): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const m of docs) if (m.kind === 'ConfigMap' && isObj(m.data)) Object.assign(data, m.data);
+  return data;
+}
+
+/**
+ * Every variable the chart sets (ConfigMap and Secret keys, container `env`) is one the service reads, or
+ * Node's own (`NODE_*`); whole-number settings are plain digits.
+ */
+export function checkEnvironment(docs: readonly Manifest[], known: ReadonlySet<string>): Problem[] {
+  const problems: Problem[] = [];
+  const check = (m: Manifest, name: string, value: unknown) => {
+    if (!known.has(name) && !name.startsWith('NODE_')) problems.push({ document: describe(m), message: `${name} is not an environment variable of the service (src/config.ts)` });
+    if (NUMERIC_ENV.test(name) && typeof value === 'string' && !/^\d+$/.test(value)) {
+      problems.push({ document: describe(m), message: `${name}=${value} is not a whole number in plain digits` });
+    }
+  };
+  for (const m of docs.filter((d) => d.kind === 'ConfigMap' || d.kind === 'Secret')) {
+    // Secret values are base64: only their names are checked.
+    for (const [name, value] of Object.entries(isObj(m.data) ? m.data : {})) check(m, name, m.kind === 'ConfigMap' ? value : undefined);
+  }
+  for (const w of workloads(docs)) {
+    for (const c of arr(w.pod.containers)) for (const e of arr(get(c, 'env'))) check(w.manifest, String(get(e, 'name')), get(e, 'value'));
+  }
+  return problems;
+}
+
+/**
+ * Probes: liveness and startup never ask /readyz (it checks Redis: an outage would restart every
+ * pod), every HTTP probe targets a declared container port, and PORT is the port declared as `http`.
+ */
+export function checkProbes(docs: readonly Manifest[]): Problem[] {
+  const problems: Problem[] = [];
+  for (const w of workloads(docs)) {
+    for (const c of arr(w.pod.containers)) {
+      const say = (message: string) => problems.push({ document: describe(w.manifest), message: `container ${String(get(c, 'name'))}: ${message}` });
+      const ports = arr(get(c, 'ports'));
+      for (const kind of ['livenessProbe', 'startupProbe', 'readinessProbe']) {
+        const http = get(c, kind, 'httpGet');
+        if (!isObj(http)) continue;
+        if (kind !== 'readinessProbe' && http.path === '/readyz') say(`${kind} asks /readyz: a Redis outage would restart the pod`);
+        if (!ports.some((p) => get(p, 'name') === http.port || get(p, 'containerPort') === http.port)) say(`${kind} port ${String(http.port)} is not a container port`);
+      }
+      const httpPort = ports.find((p) => get(p, 'name') === 'http');
+      const portEnv = arr(get(c, 'env')).find((e) => get(e, 'name') === 'PORT');
+      if (httpPort && String(get(portEnv, 'value')) !== String(get(httpPort, 'containerPort'))) {
+        say(`PORT (${String(get(portEnv, 'value'))}) is not the http containerPort ${String(get(httpPort, 'containerPort'))}`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** FHIR_PRIVATE_KEY_FILE names a file every container mounts read-only from a Secret. */
+export function checkPrivateKeyMount(docs: readonly Manifest[]): Problem[] {
+  const file = configMapData(docs).FHIR_PRIVATE_KEY_FILE;
+  if (typeof file !== 'string') return [];
+  const slash = file.lastIndexOf('/');
+  const [dir, base] = [file.slice(0, slash), file.slice(slash + 1)];
+  const problems: Problem[] = [];
+  for (const w of workloads(docs)) {
+    for (const c of arr(w.pod.containers)) {
+      const say = (message: string) => problems.push({ document: describe(w.manifest), message: `container ${String(get(c, 'name'))}: ${message}` });
+      const mount = arr(get(c, 'volumeMounts')).find((vm) => get(vm, 'mountPath') === dir);
+      if (!mount) {
+        say(`nothing mounted at ${dir} (FHIR_PRIVATE_KEY_FILE)`);
+        continue;
+      }
+      if (get(mount, 'readOnly') !== true) say(`the key mount ${dir} is not read-only`);
+      const volume = arr(w.pod.volumes).find((v) => get(v, 'name') === get(mount, 'name'));
+      const items = arr(get(volume, 'secret', 'items'));
+      if (!isObj(get(volume, 'secret'))) say(`the volume at ${dir} is not a Secret`);
+      else if (items.length > 0 && !items.some((i) => get(i, 'path') === base)) say(`the Secret volume at ${dir} has no item with path ${base}`);
+    }
+  }
+  return problems;
+}
+
+/** True when an Ingress path (Exact, or Prefix by path segments) routes `target`. */
+export function routes(path: string, pathType: string, target: string): boolean {
+  if (pathType === 'Exact') return path === target;
+  const prefix = path.replace(/\/+$/, '');
+  return prefix === '' || target === prefix || target.startsWith(`${prefix}/`);
+}
+
+/** Every Ingress routes /notify, and /.well-known/jwks.json when FHIR_AUTH=smart-backend (the EHR fetches our key there). */
+export function checkIngressRoutes(docs: readonly Manifest[]): Problem[] {
+  const required = [NOTIFY_PATH, ...(configMapData(docs).FHIR_AUTH === 'smart-backend' ? [JWKS_PATH] : [])];
+  const problems: Problem[] = [];
+  for (const ing of docs.filter((m) => m.kind === 'Ingress')) {
+    const paths = arr(get(ing.spec, 'rules')).flatMap((rule) => arr(get(rule, 'http', 'paths')));
+    for (const target of required) {
+      if (!paths.some((p) => routes(String(get(p, 'path')), String(get(p, 'pathType')), target))) {
+        problems.push({ document: describe(ing), message: `no path routes ${target}` });
+      }
+    }
+  }
+  return problems;
+}
+
+/** Every cross-document check; `knownEnv` (from envNamesFromSource) enables the environment check. */
+export function checkManifests(docs: readonly Manifest[], knownEnv?: ReadonlySet<string>): Problem[] {
+  return [
+    ...checkPodSecurity(docs),
+    ...checkNoSecretsInConfigMaps(docs),
+    ...checkReferences(docs),
+    ...checkProbes(docs),
+    ...checkPrivateKeyMount(docs),
+    ...checkIngressRoutes(docs),
+    ...(knownEnv ? checkEnvironment(docs, knownEnv) : []),
+  ];
 }

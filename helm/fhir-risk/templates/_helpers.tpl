@@ -72,6 +72,28 @@ app.kubernetes.io/component: {{ .component }}
 {{- if or .Values.notify.secret .Values.fhir.auth.bearerToken .Values.fhir.auth.clientSecret .Values.redis.url }}true{{- end }}
 {{- end }}
 
+{{/* A value as an environment variable: whole numbers as plain digits (toString of YAML's float64 gives 3.6e+06, which the service refuses). */}}
+{{- define "fhir-risk.envValue" -}}
+{{- if and (kindIs "float64" .) (eq . (float64 (int64 .))) }}{{ int64 . }}{{ else }}{{ toString . }}{{ end }}
+{{- end }}
+
+{{/* A maintenance period as the service reads it: false (YAML's bare `off`) → off; numbers as plain digits. */}}
+{{- define "fhir-risk.period" -}}
+{{- if kindIs "bool" . }}off{{ else }}{{ include "fhir-risk.envValue" . }}{{ end }}
+{{- end }}
+
+{{/* Where the smart-backend private key Secret is mounted, and the key file in it (FHIR_PRIVATE_KEY_FILE). */}}
+{{- define "fhir-risk.privateKeyDir" -}}/var/run/secrets/fhir-risk/smart-backend{{- end }}
+{{- define "fhir-risk.privateKeyFile" -}}
+{{- printf "%s/%s" (include "fhir-risk.privateKeyDir" .) .Values.fhir.auth.privateKeySecret.key }}
+{{- end }}
+
+{{/* The smart-backend key is mounted when FHIR_AUTH=smart-backend and its Secret is named. */}}
+{{- define "fhir-risk.privateKeyMounted" -}}
+{{- $a := .Values.fhir.auth }}
+{{- if and (eq $a.type "smart-backend") $a.privateKeySecret.name }}true{{- end }}
+{{- end }}
+
 {{/* MODELS_DIR: the extra-models mount, or nothing (the bundled models). */}}
 {{- define "fhir-risk.modelsEnabled" -}}
 {{- $e := .Values.models.extra }}
@@ -137,11 +159,15 @@ spec:
         - secretRef:
             name: {{ . }}
         {{- end }}
-      {{- if eq .component "api" }}
+      env:
+        # Per container, not in the ConfigMap: the API and the workers may listen on different ports.
+        - name: PORT
+          value: {{ $v.containerPort | quote }}
       ports:
         - name: http
           containerPort: {{ $v.containerPort }}
           protocol: TCP
+      {{- /* Liveness and startup probes use /healthz, which never touches Redis: a Redis outage must not restart pods. */}}
       {{- with $v.startupProbe }}
       {{- if .enabled }}
       startupProbe:
@@ -171,17 +197,11 @@ spec:
         failureThreshold: {{ .failureThreshold }}
       {{- end }}
       {{- end }}
-      {{- if gt (int $v.preStopSleepSeconds) 0 }}
+      {{- if and (eq .component "api") (gt (int $v.preStopSleepSeconds) 0) }}
       lifecycle:
         preStop:
           exec:
             command: ["sleep", {{ $v.preStopSleepSeconds | quote }}]
-      {{- end }}
-      {{- else }}
-      {{- with $v.livenessProbe }}
-      livenessProbe:
-        {{- toYaml . | nindent 8 }}
-      {{- end }}
       {{- end }}
       resources:
         {{- toYaml $v.resources | nindent 8 }}
@@ -197,6 +217,11 @@ spec:
           {{- with $root.Values.models.extra.persistentVolumeClaim.subPath }}
           subPath: {{ . }}
           {{- end }}
+        {{- end }}
+        {{- if include "fhir-risk.privateKeyMounted" $root }}
+        - name: smart-backend-key
+          mountPath: {{ include "fhir-risk.privateKeyDir" $root }}
+          readOnly: true
         {{- end }}
         {{- with $root.Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
@@ -220,6 +245,17 @@ spec:
           {{- toYaml . | nindent 10 }}
         {{- end }}
       {{- end }}
+    {{- end }}
+    {{- if include "fhir-risk.privateKeyMounted" $root }}
+    {{- $k := $root.Values.fhir.auth.privateKeySecret }}
+    - name: smart-backend-key
+      secret:
+        secretName: {{ $k.name }}
+        # Only the key file, readable by the pod's group (fsGroup) and nobody else.
+        defaultMode: 0440
+        items:
+          - key: {{ $k.key }}
+            path: {{ $k.key }}
     {{- end }}
     {{- with $root.Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
