@@ -13,6 +13,7 @@ import { createAuthHeaderProvider } from './fhir/auth.ts';
 import { FhirKitEhrClient } from './fhir/ehr-client.ts';
 import { publicJwks } from './fhir/jwks.ts';
 import { loadModelRegistry } from './models/registry.ts';
+import { warmUpValidation } from './writeback/validate.ts';
 import type { ModelRegistry } from './models/types.ts';
 import { logger } from './observability/logger.ts';
 import { ehrRequests } from './observability/metrics.ts';
@@ -57,6 +58,9 @@ export async function startService(
   for (const problem of models.problems) logger.error(problem);
   logger.info({ models: models.list().map((m) => `${m.manifest.id}@${m.manifest.version}`) }, 'models loaded');
   const valueSets = await loadValueSets(VALUE_SETS_DIR);
+  // Before anything listens: indexing the R4 definitions takes seconds, and would otherwise stall
+  // the first scoring while notifications queue up behind it.
+  warmUpValidation();
   const { ehr, results } = createEhrClients(config);
   if (!config.notifySecret && role !== 'worker') {
     logger.warn('NOTIFY_SECRET is not set: /notify accepts unauthenticated notifications');

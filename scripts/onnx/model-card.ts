@@ -2,65 +2,10 @@
  * Renders `models/<id>/README.md`, the model card, from the definition, the validated manifest
  * and the vector results. Pure text: the same inputs give the same bytes.
  */
-import type { CodeSet, FeatureSpec, ModelManifest } from '../../src/models/manifest.ts';
+import type { ModelManifest } from '../../src/models/manifest.ts';
+import { codeSetText, missingText, rangeText, sourceText, systemName } from './feature-text.ts';
 import type { ModelDefinition } from './models/types.ts';
 import type { VectorResult } from './vectors.ts';
-
-function codeSetText(set: CodeSet): string {
-  const codes = set.codes.map((c) => `${systemName(c.system)} \`${c.code}\`${c.display ? ` ${c.display}` : ''}`);
-  const valueSets = set.valueSets.map((url) => `ValueSet \`${url.split('/').pop() ?? url}\``);
-  return [...codes, ...valueSets].join('; ');
-}
-
-function systemName(system: string): string {
-  const names: Record<string, string> = {
-    'http://loinc.org': 'LOINC',
-    'http://snomed.info/sct': 'SNOMED',
-    'http://hl7.org/fhir/sid/icd-10-cm': 'ICD-10-CM',
-  };
-  return names[system] ?? system;
-}
-
-function sourceText(feature: FeatureSpec): string {
-  const s = feature.source;
-  switch (s.type) {
-    case 'age':
-      return 'Patient.birthDate (completed years)';
-    case 'sex':
-      return `Patient sex = ${s.equals}`;
-    case 'race':
-      return `US Core race ombCategory in ${s.codes.map((c) => `\`${c}\``).join(', ')}`;
-    case 'observation': {
-      let text = `Observation: ${codeSetText(s.codes)}`;
-      if (s.component) text += `; component ${codeSetText(s.component)}`;
-      if (s.value === 'coded') {
-        const pos = (s.positiveCodes ?? []).map((c) => `\`${c.code}\``).join(', ');
-        const neg = (s.negativeCodes ?? []).map((c) => `\`${c.code}\``).join(', ');
-        text += `; coded value: 1 if ${pos || '—'}, 0 if ${neg || '—'}`;
-      }
-      return text;
-    }
-    case 'condition':
-      return `active Condition: ${codeSetText(s.codes)}`;
-    case 'medication':
-      return `active MedicationRequest/Statement: ${codeSetText(s.codes)}`;
-  }
-}
-
-function missingText(feature: FeatureSpec): string {
-  const m = feature.missing;
-  if (m.policy === 'assume') return `assume ${m.value} (“${m.assumption}”)`;
-  if (m.policy === 'absent-is-false') return 'absent = 0';
-  return 'not applicable';
-}
-
-function rangeText(feature: FeatureSpec): string {
-  const r = feature.range;
-  if (!r) return '';
-  if (r.min !== undefined && r.max !== undefined) return `${r.min}–${r.max}`;
-  if (r.min !== undefined) return `≥ ${r.min}`;
-  return r.max !== undefined ? `≤ ${r.max}` : '';
-}
 
 function num(n: number | string): string {
   return typeof n === 'number' ? Number(n.toFixed(4)).toString() : n;

@@ -34,12 +34,21 @@ export function readOurCodeSystem(id: string, dir: string = PROFILES_DIR): CodeS
 
 let baseBundles: { types: Bundle; resources: Bundle } | undefined;
 
-/** FHIR R4 datatype and resource StructureDefinitions (read once; they are large). */
-export function baseDefinitionBundles(): { types: Bundle; resources: Bundle } {
-  baseBundles ??= {
+/**
+ * Reads the R4 datatype and resource StructureDefinitions afresh (about 35 MB of JSON). The
+ * service calls this once and lets it go after indexing: keeping it would hold well over 100 MB
+ * for the life of the process.
+ */
+export function readBaseDefinitionBundles(): { types: Bundle; resources: Bundle } {
+  return {
     types: readJson('fhir/r4/profiles-types.json') as Bundle,
     resources: readJson('fhir/r4/profiles-resources.json') as Bundle,
   };
+}
+
+/** The same, cached: for build-time tools (snapshot generation) that read it repeatedly. */
+export function baseDefinitionBundles(): { types: Bundle; resources: Bundle } {
+  baseBundles ??= readBaseDefinitionBundles();
   return baseBundles;
 }
 

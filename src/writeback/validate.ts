@@ -23,7 +23,7 @@ import {
   RISK_PROBABILITY_SYSTEM,
   RISK_SCORE_EXTENSION,
 } from './canonical.ts';
-import { baseDefinitionBundles, readOurCodeSystem, readOurStructureDefinitions } from './profiles.ts';
+import { readBaseDefinitionBundles, readOurCodeSystem, readOurStructureDefinitions } from './profiles.ts';
 
 /** Thrown when a RiskAssessment does not conform; `issues` has one line per problem. */
 export class RiskAssessmentValidationError extends Error {
@@ -54,7 +54,7 @@ function loadConformance(): Conformance {
   if (conformance) return conformance;
   // All datatype definitions (with their invariants), but of the resources only RiskAssessment:
   // we never use `contained`, and indexing all ~150 would cost seconds at start-up.
-  const { types, resources } = baseDefinitionBundles();
+  const { types, resources } = readBaseDefinitionBundles();
   indexStructureDefinitionBundle(types as MedplumBundleArg);
   indexStructureDefinitionBundle(resourceDefinitions(resources, ['RiskAssessment']) as MedplumBundleArg);
   const ours = readOurStructureDefinitions();
@@ -80,14 +80,44 @@ function resourceDefinitions(bundle: Bundle, ids: readonly string[]): StructureD
  * {@link RiskAssessmentValidationError} listing every error. Messages name paths and rules, never
  * values (no patient data).
  */
+/**
+ * Loads the definitions now (seconds, and tens of MB transiently) so the first scoring does not
+ * block the event loop while notifications are arriving. Called at start-up.
+ */
+export function warmUpValidation(): void {
+  loadConformance();
+}
+
+/**
+ * Shapes (element paths present, values left out) that already passed the profile pass.
+ * @medplum/core re-parses the profile on every call (3–5 ms, a third of a scoring's CPU), while
+ * our builder produces a handful of shapes per model; values are checked on every call by the
+ * R4 pass and `ownChecks`. A new shape always gets the full profile pass.
+ */
+const shapesPassingProfile = new Set<string>();
+const MAX_REMEMBERED_SHAPES = 1000;
+
+function shapeOf(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(shapeOf).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${k}:${shapeOf((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return typeof value;
+}
+
 export function validateRiskAssessment(ra: RiskAssessment): readonly string[] {
   const { profile, riskBandCodes } = loadConformance();
   const errors: string[] = [];
   const warnings: string[] = [];
-  for (const [layer, options] of [
-    ['FHIR R4', undefined],
-    ['profile', { profile } as MedplumValidatorOptions],
-  ] as const) {
+  const shape = shapeOf(ra);
+  const own = ownChecks(ra, riskBandCodes);
+  const layers: (readonly ['FHIR R4' | 'profile', MedplumValidatorOptions | undefined])[] = [['FHIR R4', undefined]];
+  // The profile pass runs for a new shape, and whenever something is wrong (the full diagnosis).
+  if (!shapesPassingProfile.has(shape) || own.length > 0) layers.push(['profile', { profile } as MedplumValidatorOptions]);
+  for (const [layer, options] of layers) {
     for (const issue of medplumIssues(ra, options)) {
       if (isKnownFalsePositive(ra, issue)) continue;
       const line = `${layer}: ${formatIssue(issue)}`;
@@ -95,7 +125,8 @@ export function validateRiskAssessment(ra: RiskAssessment): readonly string[] {
       else warnings.push(line);
     }
   }
-  errors.push(...ownChecks(ra, riskBandCodes));
+  errors.push(...own);
+  if (errors.length === 0 && shapesPassingProfile.size < MAX_REMEMBERED_SHAPES) shapesPassingProfile.add(shape);
   if (errors.length > 0) {
     const label = `RiskAssessment${ra.id ? '/' + ra.id : ''} (model ${ra.method?.coding?.[0]?.code ?? 'unknown'})`;
     throw new RiskAssessmentValidationError([...new Set(errors)], label);

@@ -31,16 +31,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Bundle, Observation, RiskAssessment } from 'fhir/r4.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.ts';
-import {
-  azureEventGrid,
-  backportR4,
-  backportR4B,
-  gcpPubSub,
-  hapiPut,
-  medplum,
-  r5,
-  type NotificationRequest,
-} from '../support/notifications.ts';
+import * as notify from '../support/notifications.ts';
+import type { NotificationRequest } from '../support/notifications.ts';
 import { buildPatients, loadPatients, type ChaosPatient } from './patients.ts';
 import { startChaosRedis, type ChaosRedis } from './redis-server.ts';
 import { HAPI_LIKE, deliverAll, newStats, type SenderPolicy, type SenderStats } from './sender.ts';
@@ -167,13 +159,13 @@ type Obs = Observation & { id: string };
 /** The notifications of the burst: three Observations per patient, styles rotating, each twice. */
 async function buildBurst(sandbox: Sandbox, patients: readonly ChaosPatient[]): Promise<{ request: NotificationRequest; headers: Record<string, string> }[]> {
   const styles: ((o: Obs, sub: string) => { request: NotificationRequest; headers: Record<string, string> })[] = [
-    (o) => ({ request: hapiPut(o), headers: BEARER }),
-    (o, sub) => ({ request: backportR4(o, 'id-only', 1, sub), headers: BEARER }),
-    (o) => ({ request: azureEventGrid(o, SECRET), headers: {} }),
-    (o) => ({ request: medplum(o, SECRET), headers: {} }),
-    (o) => ({ request: gcpPubSub(o, 'NameOnly', SECRET), headers: {} }),
-    (o, sub) => ({ request: r5(o, 'full-resource', 1, sub), headers: BEARER }),
-    (o, sub) => ({ request: backportR4B(o, 'full-resource', 1, sub), headers: BEARER }),
+    (o) => ({ request: notify.hapiPut(o), headers: BEARER }),
+    (o, sub) => ({ request: notify.backportR4(o, 'id-only', 1, sub), headers: BEARER }),
+    (o) => ({ request: notify.azureEventGrid(o, SECRET), headers: {} }),
+    (o) => ({ request: notify.medplum(o, SECRET), headers: {} }),
+    (o) => ({ request: notify.gcpPubSub(o, 'NameOnly', SECRET), headers: {} }),
+    (o, sub) => ({ request: notify.r5(o, 'full-resource', 1, sub), headers: BEARER }),
+    (o, sub) => ({ request: notify.backportR4B(o, 'full-resource', 1, sub), headers: BEARER }),
   ];
   const firsts: { request: NotificationRequest; headers: Record<string, string> }[] = [];
   let k = 0;
@@ -352,7 +344,7 @@ async function scenarioDeadLetters(sandbox: Sandbox, redis: ChaosRedis, dir: str
   for (const [i, p] of patients.entries()) {
     const tc = await fhirGet<Obs>(sandbox, `Observation/${p.observations.tc}`);
     // Half carry the resource (score jobs dead-letter), half only ids (event jobs dead-letter).
-    requests.push(i % 2 === 0 ? { request: hapiPut(tc), headers: BEARER } : { request: azureEventGrid(tc, SECRET), headers: {} });
+    requests.push(i % 2 === 0 ? { request: notify.hapiPut(tc), headers: BEARER } : { request: notify.azureEventGrid(tc, SECRET), headers: {} });
   }
   Object.assign(sandbox.faults, { errorRate: 1, stallRate: 0, stallMs: 0 });
   const stats = newStats();

@@ -2,36 +2,10 @@
  * Renders `examples/byo-models/<id>/README.md`, the short model card of an example. Pure text:
  * the same inputs give the same bytes.
  */
-import type { FeatureSpec, ModelManifest } from '../../../src/models/manifest.ts';
+import type { ModelManifest } from '../../../src/models/manifest.ts';
+import { missingText, rangeText, sourceText } from '../feature-text.ts';
 import { NOT_CLINICAL } from './readmission-common.ts';
 import type { ExampleDefinition } from './types.ts';
-
-function sourceText(f: FeatureSpec): string {
-  const s = f.source;
-  switch (s.type) {
-    case 'age':
-      return 'Patient.birthDate (completed years)';
-    case 'sex':
-      return `Patient sex = ${s.equals}`;
-    case 'race':
-      return `US Core race in ${s.codes.join(', ')}`;
-    case 'observation':
-    case 'condition':
-    case 'medication': {
-      const what = { observation: 'Observation', condition: 'active Condition', medication: 'active medication' }[s.type];
-      const codes = [...s.codes.codes.map((c) => `\`${c.code}\``), ...s.codes.valueSets.map((v) => `ValueSet \`${v.split('/').pop() ?? v}\``)];
-      const component = s.type === 'observation' && s.component ? `, component ${s.component.codes.map((c) => `\`${c.code}\``).join(', ')}` : '';
-      return `${what} ${codes.join(', ')}${component}`;
-    }
-  }
-}
-
-function missingText(f: FeatureSpec): string {
-  if (f.missing.policy === 'assume') return `assume ${f.missing.value} (“${f.missing.assumption}”)`;
-  return f.missing.policy === 'absent-is-false' ? 'absent = 0' : 'not applicable';
-}
-
-const rangeText = (f: FeatureSpec): string => (f.range ? `${f.range.min ?? ''}–${f.range.max ?? ''}` : '');
 
 /** What the build measured for the card: the sha256, and the load-time problem for refused examples. */
 export interface CardFacts {

@@ -5,10 +5,12 @@
  * None of this is clinical: the coefficients and trees are made up to look like what a fitted model
  * holds, so that the worked example in models/README.md has real files behind it.
  */
+import * as feature from '../models/common-features.ts';
+import type { FeatureInput } from '../models/common-features.ts';
 import type { ManifestInput } from '../models/types.ts';
 import { LOINC, valueSet } from '../models/types.ts';
-
-type FeatureInput = ManifestInput['features'][number];
+import type { ExportOptions } from './sklearn-export.ts';
+import type { ExampleDefinition } from './types.ts';
 
 /** Column order of `float_input` in every readmission example. */
 export const READMISSION_FEATURES = ['age', 'systolicBP', 'hba1c', 'diabetes'] as const;
@@ -25,28 +27,10 @@ const HBA1C_CODES = [
  * The four features, in `READMISSION_FEATURES` order. `hba1cMissing` shows the two ways to treat a
  * missing lab: the model does not apply, or a stated assumption goes into the RiskAssessment note.
  */
-export function readmissionFeatures(hba1cMissing: FeatureInput['missing']): FeatureInput[] {
+function readmissionFeatures(hba1cMissing: FeatureInput['missing']): FeatureInput[] {
   return [
-    {
-      name: 'age',
-      description: 'Age in completed years at the assessment time.',
-      source: { type: 'age' },
-      unit: 'a',
-      range: { min: 18, max: 100 },
-    },
-    {
-      name: 'systolicBP',
-      description: 'Most recent systolic blood pressure (8480-6, alone or inside a BP panel).',
-      source: {
-        type: 'observation',
-        codes: { valueSets: [valueSet('systolic-bp')] },
-        component: { codes: [{ system: LOINC, code: '8480-6', display: 'Systolic blood pressure' }] },
-      },
-      select: 'latest',
-      lookback: 'P1Y',
-      unit: 'mm[Hg]',
-      range: { min: 60, max: 250 },
-    },
+    feature.age({ min: 18, max: 100 }),
+    feature.systolicBP('P1Y', { min: 60, max: 250 }),
     {
       name: 'hba1c',
       description: 'Most recent HbA1c in percent (NGSP).',
@@ -57,18 +41,12 @@ export function readmissionFeatures(hba1cMissing: FeatureInput['missing']): Feat
       range: { min: 3, max: 20 },
       missing: hba1cMissing,
     },
-    {
-      name: 'diabetes',
-      description: 'Active diabetes mellitus on the problem list (1/0).',
-      source: { type: 'condition', codes: { valueSets: [valueSet('diabetes')] } },
-      select: 'exists',
-      missing: { policy: 'absent-is-false' },
-    },
+    feature.diabetes(),
   ];
 }
 
-/** The manifest fields every readmission example shares; each adds id, title, onnx and features. */
-export const readmissionManifestBase = {
+/** The manifest fields every readmission example shares. */
+const readmissionManifestBase = {
   population: {
     description: 'Adults (18–100 years) at discharge from an inpatient stay. Illustrative only.',
     ageMin: 18,
@@ -78,11 +56,10 @@ export const readmissionManifestBase = {
   horizon: { value: 30, unit: 'd' },
   triggers: {
     codes: [
-      { system: LOINC, code: '4548-4', display: 'Hemoglobin A1c/Hemoglobin.total in Blood' },
-      { system: LOINC, code: '17856-6', display: 'Hemoglobin A1c/Hemoglobin.total in Blood by HPLC' },
-      { system: LOINC, code: '85354-9', display: 'Blood pressure panel' },
-      { system: LOINC, code: '55284-4', display: 'Blood pressure systolic and diastolic' },
-      { system: LOINC, code: '8480-6', display: 'Systolic blood pressure' },
+      ...HBA1C_CODES,
+      feature.LOINC_CODINGS.bloodPressurePanel,
+      feature.LOINC_CODINGS.bloodPressureSystolicDiastolic,
+      feature.LOINC_CODINGS.systolicBP,
     ],
     valueSets: [valueSet('diabetes')],
   },
@@ -101,6 +78,45 @@ export const readmissionManifestBase = {
     },
   ],
 } satisfies Partial<ManifestInput>;
+
+/** What tells one readmission example's manifest apart from the others. */
+export interface ReadmissionManifestOptions {
+  id: string;
+  /** The title; the not-for-clinical-use banner is appended. */
+  title: string;
+  /** What the example demonstrates; the banner is prepended. */
+  intendedUse: string;
+  /** Name of the ONNX output holding the class probabilities. */
+  probabilityOutput: string;
+  /** How a missing HbA1c is treated (see `readmissionFeatures`). */
+  hba1cMissing: FeatureInput['missing'];
+}
+
+/** A readmission example's manifest: the shared parts, the banner, and what is its own. */
+export function readmissionManifest(options: ReadmissionManifestOptions): ExampleDefinition['manifest'] {
+  return {
+    id: options.id,
+    version: '0.1.0-example',
+    title: `${options.title} (${NOT_CLINICAL})`,
+    intendedUse: `${NOT_CLINICAL}. ${options.intendedUse}`,
+    ...readmissionManifestBase,
+    onnx: { file: 'model.onnx', input: 'float_input', outputs: { probability: options.probabilityOutput } },
+    features: readmissionFeatures(options.hba1cMissing),
+  };
+}
+
+/**
+ * skl2onnx export options of a readmission example: its four columns, `ONNX(<estimator>)` as the
+ * graph name (what skl2onnx's `to_onnx` writes) and a doc string that starts with the banner.
+ */
+export function readmissionExport(estimator: string, zipmap: boolean, howExported: string): ExportOptions {
+  return {
+    featureCount: READMISSION_FEATURES.length,
+    zipmap,
+    name: `ONNX(${estimator})`,
+    docString: `${NOT_CLINICAL}. ${estimator} as skl2onnx exports it ${howExported}`,
+  };
+}
 
 /** Rows spanning the feature ranges, used as manifest examples. */
 export const readmissionCases = [

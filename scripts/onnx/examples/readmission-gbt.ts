@@ -2,7 +2,7 @@
  * Worked example 2: a scikit-learn `GradientBoostingClassifier` (4 trees of depth 2) exported with
  * skl2onnx, `zipmap=False`: a `TreeEnsembleClassifier`. Made-up trees: illustrative, not clinical.
  */
-import { NOT_CLINICAL, READMISSION_FEATURES, readmissionCases, readmissionFeatures, readmissionManifestBase } from './readmission-common.ts';
+import { readmissionCases, readmissionExport, readmissionManifest } from './readmission-common.ts';
 import { gradientBoostingProbability } from './reference.ts';
 import { gradientBoostingOnnx, leaf, sklearnTree, split } from './sklearn-export.ts';
 import type { GradientBoostingParams } from './sklearn-export.ts';
@@ -51,28 +51,24 @@ const treeCount = readmissionGbtParams.trees.length;
 const nodeCount = readmissionGbtParams.trees.reduce((n, t) => n + t.childrenLeft.length, 0);
 
 export const readmissionGbt: ExampleDefinition = {
-  manifest: {
+  manifest: readmissionManifest({
     id: 'example-readmission-gbt',
-    version: '0.1.0-example',
-    title: `Toy 30-day readmission risk, gradient-boosted trees (${NOT_CLINICAL})`,
+    title: 'Toy 30-day readmission risk, gradient-boosted trees',
     intendedUse:
-      `${NOT_CLINICAL}. Shows how a scikit-learn gradient-boosted tree ensemble exported with skl2onnx (zipmap=False) ` +
-      'runs in fhir-risk, and the `assume` missing-data policy. The trees are made up, not fitted to any data and not validated: do not use them for any patient.',
-    ...readmissionManifestBase,
-    onnx: { file: 'model.onnx', input: 'float_input', outputs: { probability: 'probabilities' } },
-    features: readmissionFeatures({
+      'Shows how a scikit-learn gradient-boosted tree ensemble exported with skl2onnx (zipmap=False) runs in fhir-risk, ' +
+      'and the `assume` missing-data policy. The trees are made up, not fitted to any data and not validated: do not use them for any patient.',
+    probabilityOutput: 'probabilities',
+    hba1cMissing: {
       policy: 'assume',
       value: 5.4,
       assumption: 'No HbA1c in the last year: 5.4% (a non-diabetic level) was assumed.',
-    }),
-  },
+    },
+  }),
   buildOnnx: () =>
-    gradientBoostingOnnx(readmissionGbtParams, {
-      featureCount: READMISSION_FEATURES.length,
-      zipmap: false,
-      name: 'ONNX(GradientBoostingClassifier)',
-      docString: `${NOT_CLINICAL}. GradientBoostingClassifier as skl2onnx exports it with options={'zipmap': False}; made-up trees.`,
-    }),
+    gradientBoostingOnnx(
+      readmissionGbtParams,
+      readmissionExport('GradientBoostingClassifier', false, "with options={'zipmap': False}; made-up trees."),
+    ),
   reference: (row) => gradientBoostingProbability(readmissionGbtParams, row),
   cases: readmissionCases,
   card: {

@@ -2,7 +2,7 @@
  * Worked example 1: a scikit-learn `LogisticRegression` exported with skl2onnx, `zipmap=False`.
  * Made-up coefficients over age, systolic BP, HbA1c and diabetes: illustrative, not clinical.
  */
-import { NOT_CLINICAL, READMISSION_FEATURES, readmissionCases, readmissionFeatures, readmissionManifestBase } from './readmission-common.ts';
+import { readmissionCases, readmissionExport, readmissionManifest } from './readmission-common.ts';
 import { logisticRegressionProbability } from './reference.ts';
 import { logisticRegressionOnnx } from './sklearn-export.ts';
 import type { LogisticRegressionParams } from './sklearn-export.ts';
@@ -34,24 +34,20 @@ with open("model.onnx", "wb") as f:
 \`\`\``;
 
 export const readmissionLogreg: ExampleDefinition = {
-  manifest: {
+  manifest: readmissionManifest({
     id: 'example-readmission-logreg',
-    version: '0.1.0-example',
-    title: `Toy 30-day readmission risk, logistic regression (${NOT_CLINICAL})`,
+    title: 'Toy 30-day readmission risk, logistic regression',
     intendedUse:
-      `${NOT_CLINICAL}. Shows how a scikit-learn logistic regression exported with skl2onnx (zipmap=False) ` +
-      'runs in fhir-risk. The coefficients are made up, not fitted to any data and not validated: do not use them for any patient.',
-    ...readmissionManifestBase,
-    onnx: { file: 'model.onnx', input: 'float_input', outputs: { probability: 'probabilities' } },
-    features: readmissionFeatures({ policy: 'not-applicable' }),
-  },
+      'Shows how a scikit-learn logistic regression exported with skl2onnx (zipmap=False) runs in fhir-risk. ' +
+      'The coefficients are made up, not fitted to any data and not validated: do not use them for any patient.',
+    probabilityOutput: 'probabilities',
+    hba1cMissing: { policy: 'not-applicable' },
+  }),
   buildOnnx: () =>
-    logisticRegressionOnnx(readmissionLogregParams, {
-      featureCount: READMISSION_FEATURES.length,
-      zipmap: false,
-      name: 'ONNX(LogisticRegression)',
-      docString: `${NOT_CLINICAL}. LogisticRegression as skl2onnx exports it with options={'zipmap': False}; made-up coefficients.`,
-    }),
+    logisticRegressionOnnx(
+      readmissionLogregParams,
+      readmissionExport('LogisticRegression', false, "with options={'zipmap': False}; made-up coefficients."),
+    ),
   reference: (row) => logisticRegressionProbability(readmissionLogregParams, row),
   cases: readmissionCases,
   card: {

@@ -4,30 +4,22 @@
  * that onnxruntime-node cannot return. fhir-risk refuses it at load time, saying to use
  * `zipmap=False`; this example exists to show that line.
  */
-import { NOT_CLINICAL, READMISSION_FEATURES, readmissionCases, readmissionFeatures, readmissionManifestBase } from './readmission-common.ts';
+import { readmissionCases, readmissionExport, readmissionManifest } from './readmission-common.ts';
 import { readmissionLogregParams } from './readmission-logreg.ts';
 import { logisticRegressionProbability } from './reference.ts';
 import { logisticRegressionOnnx } from './sklearn-export.ts';
 import type { ExampleDefinition } from './types.ts';
 
 export const zipmapExample: ExampleDefinition = {
-  manifest: {
+  manifest: readmissionManifest({
     id: 'zipmap-example',
-    version: '0.1.0-example',
-    title: `Toy readmission model exported WITH ZipMap, refused on load (${NOT_CLINICAL})`,
-    intendedUse:
-      `${NOT_CLINICAL}. Demonstrates the load-time error for a classifier exported with skl2onnx's default ZipMap output; it never loads.`,
-    ...readmissionManifestBase,
-    onnx: { file: 'model.onnx', input: 'float_input', outputs: { probability: 'output_probability' } },
-    features: readmissionFeatures({ policy: 'not-applicable' }),
-  },
+    title: 'Toy readmission model exported WITH ZipMap, refused on load',
+    intendedUse: "Demonstrates the load-time error for a classifier exported with skl2onnx's default ZipMap output; it never loads.",
+    probabilityOutput: 'output_probability',
+    hba1cMissing: { policy: 'not-applicable' },
+  }),
   buildOnnx: () =>
-    logisticRegressionOnnx(readmissionLogregParams, {
-      featureCount: READMISSION_FEATURES.length,
-      zipmap: true,
-      name: 'ONNX(LogisticRegression)',
-      docString: `${NOT_CLINICAL}. LogisticRegression as skl2onnx exports it by default (with ZipMap); fhir-risk refuses it.`,
-    }),
+    logisticRegressionOnnx(readmissionLogregParams, readmissionExport('LogisticRegression', true, 'by default (with ZipMap); fhir-risk refuses it.')),
   reference: (row) => logisticRegressionProbability(readmissionLogregParams, row),
   cases: readmissionCases,
   expectedLoadProblem: /^probability output "output_probability" is a sequence\/map, not a tensor \(sklearn's ZipMap\): export with zipmap=False/,

@@ -18,7 +18,9 @@ import {
   rowSum,
   sub,
 } from '../ops.ts';
-import { LOINC, SNOMED, flag, requiredQuantity, toleranceOf, valueSet } from './types.ts';
+import * as feature from './common-features.ts';
+import { ACC_AHA_RISK_OUTPUT, CARDIOVASCULAR_DISORDER, TEN_YEAR_PROBABILITY } from './cardiovascular.ts';
+import { femaleFlag, toleranceOf, valueSet, vectorFeatures } from './types.ts';
 import type { ModelDefinition, ReferenceVector } from './types.ts';
 
 const FEATURES = [
@@ -72,19 +74,11 @@ function buildOnnx(): Uint8Array {
   const smoker = c.currentSmoker as string;
   const lnSbpTreated = mul(g, lnSbp, treated);
   const lnSbpUntreated = mul(g, lnSbp, untreated);
+  // Table A rows: ln age, its square, then each risk factor followed by its ln-age interaction.
+  const withAgeInteraction = (x: string) => [x, mul(g, lnAge, x)];
   const terms = concatColumns(g, [
-    lnAge,
-    mul(g, lnAge, lnAge),
-    lnTc,
-    mul(g, lnAge, lnTc),
-    lnHdl,
-    mul(g, lnAge, lnHdl),
-    lnSbpTreated,
-    mul(g, lnAge, lnSbpTreated),
-    lnSbpUntreated,
-    mul(g, lnAge, lnSbpUntreated),
-    smoker,
-    mul(g, lnAge, smoker),
+    ...withAgeInteraction(lnAge),
+    ...[lnTc, lnHdl, lnSbpTreated, lnSbpUntreated, smoker].flatMap(withAgeInteraction),
     c.diabetes as string,
   ]);
   // IndSum − MeanSum for all four equations at once: [N, 13]·[13, 4] − [4].
@@ -114,13 +108,6 @@ function isShippedVariant(v: ReferenceVector): boolean {
   return v.variant.coefficients === 'tableA' || !blackFemale;
 }
 
-const CURRENT_SMOKER_CODES = [
-  ['449868002', 'Smokes tobacco daily'],
-  ['428041000124106', 'Occasional tobacco smoker'],
-  ['77176002', 'Smoker'],
-  ['428071000124103', 'Heavy tobacco smoker'],
-  ['428061000124105', 'Light tobacco smoker'],
-] as const;
 
 export const ascvdPce: ModelDefinition = {
   vectorScore: 'pce',
@@ -136,17 +123,10 @@ export const ascvdPce: ModelDefinition = {
     return { expected: { probability: Number(v.expected.risk10yPercent) / 100 }, tolerance: tolerancePercent / 100 };
   },
   vectorInputs(v) {
-    return {
-      age: requiredQuantity(v, 'age'),
-      female: v.inputs.sex === 'female' ? 1 : 0,
-      black: v.inputs.race === 'black' ? 1 : 0,
-      totalCholesterol: requiredQuantity(v, 'totalCholesterol'),
-      hdl: requiredQuantity(v, 'hdl'),
-      systolicBP: requiredQuantity(v, 'systolicBP'),
-      onBPTreatment: flag(v, 'onBPTreatment'),
-      currentSmoker: flag(v, 'currentSmoker'),
-      diabetes: flag(v, 'diabetes'),
-    };
+    return vectorFeatures(v, FEATURES, {
+      flags: ['onBPTreatment', 'currentSmoker', 'diabetes'],
+      derived: { female: femaleFlag(v), black: v.inputs.race === 'black' ? 1 : 0 },
+    });
   },
   vectorChecks(v, p) {
     const shipped = isShippedVariant(v);
@@ -182,110 +162,34 @@ export const ascvdPce: ModelDefinition = {
     },
     outcome: {
       text: 'First hard ASCVD event (non-fatal MI, CHD death, fatal or non-fatal stroke) within 10 years',
-      coding: [{ system: SNOMED, code: '49601007', display: 'Disorder of cardiovascular system' }],
+      coding: [CARDIOVASCULAR_DISORDER],
     },
-    horizon: { value: 10, unit: 'a' },
-    onnx: { file: 'model.onnx', input: 'features', outputs: { probability: 'probability' } },
+    ...TEN_YEAR_PROBABILITY,
     features: [
-      {
-        name: 'age',
-        description: 'Age in completed years at the assessment time.',
-        source: { type: 'age' },
-        unit: 'a',
-        range: { min: 40, max: 79 },
-      },
-      {
-        name: 'female',
-        description: '1 for female, 0 for male (other sexes: not applicable).',
-        source: { type: 'sex', equals: 'female' },
-      },
+      feature.age({ min: 40, max: 79 }),
+      feature.female(),
       {
         name: 'black',
         description: '1 when US Core race includes Black or African American (2054-5); else 0 (White equations).',
         source: { type: 'race', codes: ['2054-5'] },
         missing: { policy: 'absent-is-false' },
       },
-      {
-        name: 'totalCholesterol',
-        description: 'Most recent total cholesterol (serum/plasma).',
-        source: { type: 'observation', codes: { valueSets: [valueSet('total-cholesterol')] } },
-        unit: 'mg/dL',
-        lookback: 'P5Y',
-        range: { min: 130, max: 320 },
-      },
-      {
-        name: 'hdl',
-        description: 'Most recent HDL cholesterol.',
-        source: { type: 'observation', codes: { valueSets: [valueSet('hdl-cholesterol')] } },
-        unit: 'mg/dL',
-        lookback: 'P5Y',
-        range: { min: 20, max: 100 },
-      },
-      {
-        name: 'systolicBP',
-        description: 'Most recent systolic blood pressure (8480-6, alone or as a component of a BP panel 85354-9/55284-4).',
-        source: {
-          type: 'observation',
-          codes: { valueSets: [valueSet('systolic-bp')] },
-          component: { codes: [{ system: LOINC, code: '8480-6', display: 'Systolic blood pressure' }] },
-        },
-        unit: 'mm[Hg]',
-        lookback: 'P2Y',
-        range: { min: 90, max: 200 },
-      },
-      {
-        name: 'onBPTreatment',
-        description: 'Active antihypertensive medication (treatment, not a hypertension diagnosis).',
-        source: { type: 'medication', codes: { valueSets: [valueSet('antihypertensives')] } },
-        select: 'exists',
-        missing: { policy: 'absent-is-false' },
-      },
-      {
-        name: 'currentSmoker',
-        description: 'Tobacco smoking status (72166-2): current-smoker values → 1, former/never → 0.',
-        source: {
-          type: 'observation',
-          codes: { valueSets: [valueSet('smoking-status')] },
-          value: 'coded',
-          positiveCodes: CURRENT_SMOKER_CODES.map(([code, display]) => ({ system: SNOMED, code, display })),
-          negativeCodes: [
-            { system: SNOMED, code: '8517006', display: 'Ex-smoker' },
-            { system: SNOMED, code: '266919005', display: 'Never smoked tobacco' },
-          ],
-        },
-        lookback: 'P5Y',
-      },
-      {
-        name: 'diabetes',
-        description: 'Active diabetes mellitus on the problem list.',
-        source: { type: 'condition', codes: { valueSets: [valueSet('diabetes')] } },
-        select: 'exists',
-        missing: { policy: 'absent-is-false' },
-      },
+      feature.totalCholesterol('P5Y', { min: 130, max: 320 }),
+      feature.hdl('P5Y', { min: 20, max: 100 }),
+      feature.systolicBP('P2Y', { min: 90, max: 200 }),
+      feature.onBPTreatment(),
+      feature.currentSmoker('P5Y'),
+      feature.diabetes(),
     ],
     triggers: {
       codes: [
-        { system: LOINC, code: '2093-3', display: 'Cholesterol [Mass/volume] in Serum or Plasma' },
-        { system: LOINC, code: '14647-2', display: 'Cholesterol [Moles/volume] in Serum or Plasma' },
-        { system: LOINC, code: '2085-9', display: 'Cholesterol in HDL [Mass/volume] in Serum or Plasma' },
-        { system: LOINC, code: '14646-4', display: 'Cholesterol in HDL [Moles/volume] in Serum or Plasma' },
-        { system: LOINC, code: '85354-9', display: 'Blood pressure panel' },
-        { system: LOINC, code: '55284-4', display: 'Blood pressure systolic and diastolic' },
-        { system: LOINC, code: '8480-6', display: 'Systolic blood pressure' },
-        { system: LOINC, code: '72166-2', display: 'Tobacco smoking status' },
+        ...feature.CHOLESTEROL_TRIGGER_CODES,
+        ...feature.BLOOD_PRESSURE_TRIGGER_CODES,
+        feature.LOINC_CODINGS.smokingStatus,
       ],
       valueSets: [valueSet('diabetes')],
     },
-    output: {
-      bandOn: 'probability',
-      pointsScore: false,
-      bands: [
-        { code: 'low', display: 'Low risk (<5%)', riskProbability: 'low' },
-        { code: 'borderline', display: 'Borderline risk (5% to <7.5%)', riskProbability: 'moderate', min: 0.05 },
-        { code: 'intermediate', display: 'Intermediate risk (7.5% to <20%)', riskProbability: 'moderate', min: 0.075 },
-        { code: 'high', display: 'High risk (≥20%)', riskProbability: 'high', min: 0.2 },
-      ],
-    },
+    output: ACC_AHA_RISK_OUTPUT,
     references: [
       {
         citation:

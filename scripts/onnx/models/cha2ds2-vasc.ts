@@ -6,7 +6,8 @@ import { encodeModel } from '../model.ts';
 import { asFloatOutput, asInt64Output, featureColumns, scale, stepFunction, sub, sum } from '../ops.ts';
 import { attr } from '../graph-builder.ts';
 import { ElemType } from '../tensor.ts';
-import { SNOMED, flag, requiredQuantity, valueSet } from './types.ts';
+import * as feature from './common-features.ts';
+import { SNOMED, exactCheck, femaleFlag, valueSet, vectorFeatures } from './types.ts';
 import type { ModelDefinition, VectorCheck } from './types.ts';
 
 const FEATURES = ['age', 'female', 'chf', 'hypertension', 'diabetes', 'strokeTiaThromboembolism', 'vascularDisease'] as const;
@@ -45,14 +46,6 @@ function buildOnnx(): Uint8Array {
   });
 }
 
-const conditionFeature = (name: string, set: string, description: string) => ({
-  name,
-  description,
-  source: { type: 'condition' as const, codes: { valueSets: [valueSet(set)] } },
-  select: 'exists' as const,
-  missing: { policy: 'absent-is-false' as const },
-});
-
 /** Table values are exact; the float32 output represents them to ~1e-7 of a percent. */
 const TABLE_TOLERANCE = 1e-4;
 
@@ -61,15 +54,10 @@ export const cha2ds2Vasc: ModelDefinition = {
   exampleVectorIds: ['cha2ds2vasc-medcalcbench-one-shot-4', 'cha2ds2vasc-young-male-no-rf', 'cha2ds2vasc-maximum-9', 'cha2ds2vasc-male-74-boundary'],
   buildOnnx,
   vectorInputs(v) {
-    return {
-      age: requiredQuantity(v, 'age'),
-      female: v.inputs.sex === 'female' ? 1 : 0,
-      chf: flag(v, 'chf'),
-      hypertension: flag(v, 'hypertension'),
-      diabetes: flag(v, 'diabetes'),
-      strokeTiaThromboembolism: flag(v, 'strokeTiaThromboembolism'),
-      vascularDisease: flag(v, 'vascularDisease'),
-    };
+    return vectorFeatures(v, FEATURES, {
+      flags: ['chf', 'hypertension', 'diabetes', 'strokeTiaThromboembolism', 'vascularDisease'],
+      derived: { female: femaleFlag(v) },
+    });
   },
   exampleExpectation(v) {
     const score = Number(v.expected.score);
@@ -77,7 +65,7 @@ export const cha2ds2Vasc: ModelDefinition = {
   },
   vectorChecks(v, p) {
     const checks: VectorCheck[] = [
-      { quantity: 'score', expected: Number(v.expected.score), actual: p.score ?? NaN, tolerance: 0, toleranceReason: 'exact (integer points)' },
+      exactCheck('score', Number(v.expected.score), p.score ?? NaN),
     ];
     const rates: [string, number | undefined][] = [
       ['annualIschemicStrokeRateFriberg2012', p.probability],
@@ -116,13 +104,14 @@ export const cha2ds2Vasc: ModelDefinition = {
     horizon: { value: 1, unit: 'a' },
     onnx: { file: 'model.onnx', input: 'features', outputs: { probability: 'probability', score: 'score', band: 'band' } },
     features: [
-      { name: 'age', description: 'Age in completed years (65–74: 1 point; 75+: 2).', source: { type: 'age' }, unit: 'a', range: { min: 18 } },
-      { name: 'female', description: 'Sex category female (1 point).', source: { type: 'sex', equals: 'female' } },
-      conditionFeature('chf', 'heart-failure', 'Congestive heart failure / LV dysfunction (1 point).'),
-      conditionFeature('hypertension', 'hypertension', 'Hypertension (1 point).'),
-      conditionFeature('diabetes', 'diabetes', 'Diabetes mellitus (1 point).'),
-      conditionFeature('strokeTiaThromboembolism', 'stroke-tia-thromboembolism', 'Prior stroke, TIA or arterial thromboembolism (2 points).'),
-      conditionFeature('vascularDisease', 'vascular-disease', 'Prior MI, peripheral artery disease or aortic plaque (1 point).'),
+      // Descriptions here name each component's points, which the shared ones cannot.
+      feature.age({ min: 18 }, 'Age in completed years (65–74: 1 point; 75+: 2).'),
+      feature.female('Sex category female (1 point).'),
+      feature.activeCondition('chf', 'heart-failure', 'Congestive heart failure / LV dysfunction (1 point).'),
+      feature.activeCondition('hypertension', 'hypertension', 'Hypertension (1 point).'),
+      feature.diabetes('Diabetes mellitus (1 point).'),
+      feature.activeCondition('strokeTiaThromboembolism', 'stroke-tia-thromboembolism', 'Prior stroke, TIA or arterial thromboembolism (2 points).'),
+      feature.activeCondition('vascularDisease', 'vascular-disease', 'Prior MI, peripheral artery disease or aortic plaque (1 point).'),
     ],
     triggers: {
       codes: [],

@@ -22,7 +22,9 @@ import {
   sub,
   sum,
 } from '../ops.ts';
-import { ICD10CM, LOINC, SNOMED, flag, quantity, valueSet } from './types.ts';
+import * as feature from './common-features.ts';
+import { VITALS_LOOKBACK } from './common-features.ts';
+import { ICD10CM, LOINC, SNOMED, exactCheck, flag, quantity, valueSet } from './types.ts';
 import type { ModelDefinition, ReferenceVector, VectorCheck } from './types.ts';
 
 const FEATURES = [
@@ -98,8 +100,6 @@ function vectorInputs(v: ReferenceVector): Record<string, number> {
   };
 }
 
-const EXACT = 'exact (integer points)';
-
 const ACVPU = {
   alert: { system: SNOMED, code: '248234008', display: 'Mentally alert' },
   confusion: { system: SNOMED, code: '130987000', display: 'Acute confusion' },
@@ -107,8 +107,6 @@ const ACVPU = {
   pain: { system: SNOMED, code: '450847001', display: 'Responds to pain' },
   unresponsive: { system: SNOMED, code: '422768004', display: 'Unresponsive' },
 };
-
-const VITALS_LOOKBACK = 'PT24H';
 
 export const news2: ModelDefinition = {
   vectorScore: 'news2',
@@ -120,21 +118,11 @@ export const news2: ModelDefinition = {
   },
   vectorChecks(v, p, bandCodes) {
     const checks: VectorCheck[] = [];
-    if (v.expected.total !== undefined) {
-      checks.push({ quantity: 'total', expected: Number(v.expected.total), actual: p.score ?? NaN, tolerance: 0, toleranceReason: EXACT });
-    }
-    if (v.expected.risk !== undefined) {
-      checks.push({ quantity: 'risk', expected: String(v.expected.risk), actual: bandCodes[p.bandIndex] ?? '?', tolerance: 0, toleranceReason: EXACT });
-    }
+    if (v.expected.total !== undefined) checks.push(exactCheck('total', Number(v.expected.total), p.score ?? NaN));
+    if (v.expected.risk !== undefined) checks.push(exactCheck('risk', String(v.expected.risk), bandCodes[p.bandIndex] ?? '?'));
     const subscores = (v.expected.subscores ?? {}) as Record<string, number>;
     for (const [name, expected] of Object.entries(subscores)) {
-      checks.push({
-        quantity: `subscores.${name}`,
-        expected,
-        actual: p.outputs?.[`subscore_${name}`] ?? NaN,
-        tolerance: 0,
-        toleranceReason: EXACT,
-      });
+      checks.push(exactCheck(`subscores.${name}`, expected, p.outputs?.[`subscore_${name}`] ?? NaN));
     }
     return checks;
   },
@@ -158,20 +146,15 @@ export const news2: ModelDefinition = {
     horizon: { value: 24, unit: 'h' },
     onnx: { file: 'model.onnx', input: 'features', outputs: { score: 'score', band: 'band' } },
     features: [
-      {
-        name: 'respiratoryRate',
-        source: { type: 'observation', codes: { valueSets: [valueSet('respiratory-rate')] } },
-        unit: '/min',
-        lookback: VITALS_LOOKBACK,
-      },
-      {
+      feature.respiratoryRate(VITALS_LOOKBACK),
+      feature.observationQuantity({
         name: 'spo2',
         description: 'Oxygen saturation by pulse oximetry.',
-        source: { type: 'observation', codes: { valueSets: [valueSet('spo2')] } },
+        valueSet: 'spo2',
         unit: '%',
         lookback: VITALS_LOOKBACK,
         range: { min: 0, max: 100 },
-      },
+      }),
       {
         name: 'spo2Scale2',
         description:
@@ -204,22 +187,8 @@ export const news2: ModelDefinition = {
           assumption: 'No inhaled oxygen flow recorded in the last 24 hours: the patient was assumed to breathe room air.',
         },
       },
-      {
-        name: 'systolicBP',
-        source: {
-          type: 'observation',
-          codes: { valueSets: [valueSet('systolic-bp')] },
-          component: { codes: [{ system: LOINC, code: '8480-6', display: 'Systolic blood pressure' }] },
-        },
-        unit: 'mm[Hg]',
-        lookback: VITALS_LOOKBACK,
-      },
-      {
-        name: 'pulse',
-        source: { type: 'observation', codes: { valueSets: [valueSet('heart-rate')] } },
-        unit: '/min',
-        lookback: VITALS_LOOKBACK,
-      },
+      feature.systolicBP(VITALS_LOOKBACK),
+      feature.observationQuantity({ name: 'pulse', valueSet: 'heart-rate', unit: '/min', lookback: VITALS_LOOKBACK }),
       {
         name: 'consciousnessNotAlert',
         description: 'ACVPU: 1 for new confusion, voice, pain or unresponsive; 0 for alert.',
@@ -237,21 +206,15 @@ export const news2: ModelDefinition = {
           assumption: 'Level of consciousness not recorded in the last 24 hours: the patient was assumed to be Alert (ACVPU A).',
         },
       },
-      {
-        name: 'temperature',
-        source: { type: 'observation', codes: { valueSets: [valueSet('body-temperature')] } },
-        unit: 'Cel',
-        lookback: VITALS_LOOKBACK,
-      },
+      feature.observationQuantity({ name: 'temperature', valueSet: 'body-temperature', unit: 'Cel', lookback: VITALS_LOOKBACK }),
     ],
     triggers: {
       codes: [
-        { system: LOINC, code: '9279-1', display: 'Respiratory rate' },
+        feature.LOINC_CODINGS.respiratoryRate,
         { system: LOINC, code: '2708-6', display: 'Oxygen saturation in Arterial blood' },
         { system: LOINC, code: '59408-5', display: 'Oxygen saturation in Arterial blood by Pulse oximetry' },
         { system: LOINC, code: '3151-8', display: 'Inhaled oxygen flow rate' },
-        { system: LOINC, code: '85354-9', display: 'Blood pressure panel' },
-        { system: LOINC, code: '8480-6', display: 'Systolic blood pressure' },
+        ...feature.BLOOD_PRESSURE_TRIGGER_CODES,
         { system: LOINC, code: '8867-4', display: 'Heart rate' },
         { system: LOINC, code: '67775-7', display: 'Level of responsiveness' },
         { system: LOINC, code: '8310-5', display: 'Body temperature' },

@@ -21,7 +21,9 @@ import {
   scale,
   sub,
 } from '../ops.ts';
-import { LOINC, SNOMED, flag, requiredQuantity, toleranceOf, valueSet } from './types.ts';
+import { ACC_AHA_RISK_OUTPUT, CARDIOVASCULAR_DISORDER, TEN_YEAR_PROBABILITY } from './cardiovascular.ts';
+import * as feature from './common-features.ts';
+import { LOINC, femaleFlag, toleranceOf, valueSet, vectorFeatures } from './types.ts';
 import type { ModelDefinition, VectorCheck } from './types.ts';
 
 const FEATURES = [
@@ -116,18 +118,7 @@ export const preventCvd: ModelDefinition = {
   exampleVectorIds: ['prevent-preventr-female-50-default', 'prevent-preventr-male-50-default', 'prevent-preventr-male-59-smoker'],
   buildOnnx,
   vectorInputs(v) {
-    return {
-      age: requiredQuantity(v, 'age'),
-      female: v.inputs.sex === 'female' ? 1 : 0,
-      totalCholesterol: requiredQuantity(v, 'totalCholesterol'),
-      hdl: requiredQuantity(v, 'hdl'),
-      systolicBP: requiredQuantity(v, 'systolicBP'),
-      onBPTreatment: flag(v, 'onBPTreatment'),
-      onStatin: flag(v, 'onStatin'),
-      currentSmoker: flag(v, 'currentSmoker'),
-      diabetes: flag(v, 'diabetes'),
-      egfr: requiredQuantity(v, 'egfr'),
-    };
+    return vectorFeatures(v, FEATURES, { flags: ['onBPTreatment', 'onStatin', 'currentSmoker', 'diabetes'], derived: { female: femaleFlag(v) } });
   },
   exampleExpectation(v) {
     return { expected: { probability: Number(v.expected.total_cvd) }, tolerance: toleranceOf(v, 'total_cvd') };
@@ -164,108 +155,38 @@ export const preventCvd: ModelDefinition = {
     },
     outcome: {
       text: 'First total cardiovascular disease event (ASCVD: CHD or stroke; or heart failure) within 10 years',
-      coding: [{ system: SNOMED, code: '49601007', display: 'Disorder of cardiovascular system' }],
+      coding: [CARDIOVASCULAR_DISORDER],
     },
-    horizon: { value: 10, unit: 'a' },
-    onnx: { file: 'model.onnx', input: 'features', outputs: { probability: 'probability' } },
+    ...TEN_YEAR_PROBABILITY,
     features: [
-      { name: 'age', source: { type: 'age' }, unit: 'a', range: { min: 30, max: 79 } },
-      { name: 'female', source: { type: 'sex', equals: 'female' } },
-      {
-        name: 'totalCholesterol',
-        source: { type: 'observation', codes: { valueSets: [valueSet('total-cholesterol')] } },
-        unit: 'mg/dL',
-        lookback: 'P5Y',
-        range: { min: 130, max: 320 },
-      },
-      {
-        name: 'hdl',
-        source: { type: 'observation', codes: { valueSets: [valueSet('hdl-cholesterol')] } },
-        unit: 'mg/dL',
-        lookback: 'P5Y',
-        range: { min: 20, max: 100 },
-      },
-      {
-        name: 'systolicBP',
-        source: {
-          type: 'observation',
-          codes: { valueSets: [valueSet('systolic-bp')] },
-          component: { codes: [{ system: LOINC, code: '8480-6', display: 'Systolic blood pressure' }] },
-        },
-        unit: 'mm[Hg]',
-        lookback: 'P2Y',
-        range: { min: 90, max: 180 },
-      },
-      {
-        name: 'onBPTreatment',
-        source: { type: 'medication', codes: { valueSets: [valueSet('antihypertensives')] } },
-        select: 'exists',
-        missing: { policy: 'absent-is-false' },
-      },
-      {
-        name: 'onStatin',
-        source: { type: 'medication', codes: { valueSets: [valueSet('statins')] } },
-        select: 'exists',
-        missing: { policy: 'absent-is-false' },
-      },
-      {
-        name: 'currentSmoker',
-        source: {
-          type: 'observation',
-          codes: { valueSets: [valueSet('smoking-status')] },
-          value: 'coded',
-          positiveCodes: [
-            { system: SNOMED, code: '449868002', display: 'Smokes tobacco daily' },
-            { system: SNOMED, code: '428041000124106', display: 'Occasional tobacco smoker' },
-            { system: SNOMED, code: '77176002', display: 'Smoker' },
-            { system: SNOMED, code: '428071000124103', display: 'Heavy tobacco smoker' },
-            { system: SNOMED, code: '428061000124105', display: 'Light tobacco smoker' },
-          ],
-          negativeCodes: [
-            { system: SNOMED, code: '8517006', display: 'Ex-smoker' },
-            { system: SNOMED, code: '266919005', display: 'Never smoked tobacco' },
-          ],
-        },
-        lookback: 'P5Y',
-      },
-      {
-        name: 'diabetes',
-        source: { type: 'condition', codes: { valueSets: [valueSet('diabetes')] } },
-        select: 'exists',
-        missing: { policy: 'absent-is-false' },
-      },
-      {
+      feature.age({ min: 30, max: 79 }),
+      feature.female(),
+      feature.totalCholesterol('P5Y', { min: 130, max: 320 }),
+      feature.hdl('P5Y', { min: 20, max: 100 }),
+      feature.systolicBP('P2Y', { min: 90, max: 180 }),
+      feature.onBPTreatment(),
+      feature.activeMedication('onStatin', 'statins'),
+      feature.currentSmoker('P5Y'),
+      feature.diabetes(),
+      feature.observationQuantity({
         name: 'egfr',
         description: 'Estimated GFR (CKD-EPI 2021, race-free, LOINC 98979-8 preferred).',
-        source: { type: 'observation', codes: { valueSets: [valueSet('egfr')] } },
+        valueSet: 'egfr',
         unit: 'mL/min/{1.73_m2}',
         lookback: 'P2Y',
         range: { min: 15, max: 140 },
-      },
+      }),
     ],
     triggers: {
       codes: [
-        { system: LOINC, code: '2093-3', display: 'Cholesterol [Mass/volume] in Serum or Plasma' },
-        { system: LOINC, code: '14647-2', display: 'Cholesterol [Moles/volume] in Serum or Plasma' },
-        { system: LOINC, code: '2085-9', display: 'Cholesterol in HDL [Mass/volume] in Serum or Plasma' },
-        { system: LOINC, code: '14646-4', display: 'Cholesterol in HDL [Moles/volume] in Serum or Plasma' },
-        { system: LOINC, code: '85354-9', display: 'Blood pressure panel' },
-        { system: LOINC, code: '8480-6', display: 'Systolic blood pressure' },
-        { system: LOINC, code: '72166-2', display: 'Tobacco smoking status' },
+        ...feature.CHOLESTEROL_TRIGGER_CODES,
+        ...feature.BLOOD_PRESSURE_TRIGGER_CODES,
+        feature.LOINC_CODINGS.smokingStatus,
         { system: LOINC, code: '98979-8', display: 'Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI 2021)' },
       ],
       valueSets: [valueSet('egfr'), valueSet('diabetes')],
     },
-    output: {
-      bandOn: 'probability',
-      pointsScore: false,
-      bands: [
-        { code: 'low', display: 'Low risk (<5%)', riskProbability: 'low' },
-        { code: 'borderline', display: 'Borderline risk (5% to <7.5%)', riskProbability: 'moderate', min: 0.05 },
-        { code: 'intermediate', display: 'Intermediate risk (7.5% to <20%)', riskProbability: 'moderate', min: 0.075 },
-        { code: 'high', display: 'High risk (≥20%)', riskProbability: 'high', min: 0.2 },
-      ],
-    },
+    output: ACC_AHA_RISK_OUTPUT,
     references: [
       {
         citation:

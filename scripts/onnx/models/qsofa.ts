@@ -5,7 +5,9 @@
 import { GraphBuilder } from '../graph-builder.ts';
 import { encodeModel } from '../model.ts';
 import { asFloatOutput, atLeast, below, featureColumns, sum } from '../ops.ts';
-import { LOINC, requiredQuantity, valueSet } from './types.ts';
+import * as feature from './common-features.ts';
+import { VITALS_LOOKBACK } from './common-features.ts';
+import { LOINC, exactCheck, vectorFeatures } from './types.ts';
 import type { ModelDefinition } from './types.ts';
 
 const FEATURES = ['respiratoryRate', 'systolicBP', 'gcs'] as const;
@@ -27,32 +29,18 @@ function buildOnnx(): Uint8Array {
   });
 }
 
-const VITALS_LOOKBACK = 'PT24H';
-
 export const qsofa: ModelDefinition = {
   vectorScore: 'qsofa',
   exampleVectorIds: ['qsofa-boundaries-inclusive', 'qsofa-just-below-boundaries', 'qsofa-all-three', 'qsofa-gcs14-only'],
   buildOnnx,
-  vectorInputs(v) {
-    return {
-      respiratoryRate: requiredQuantity(v, 'respiratoryRate'),
-      systolicBP: requiredQuantity(v, 'systolicBP'),
-      gcs: requiredQuantity(v, 'gcs'),
-    };
-  },
+  vectorInputs: (v) => vectorFeatures(v, FEATURES),
   exampleExpectation(v) {
     return { expected: { score: Number(v.expected.score), band: v.expected.positive === true ? 'high' : 'low' }, tolerance: 0 };
   },
   vectorChecks(v, p, bandCodes) {
     return [
-      { quantity: 'score', expected: Number(v.expected.score), actual: p.score ?? NaN, tolerance: 0, toleranceReason: 'exact (integer points)' },
-      {
-        quantity: 'positive',
-        expected: String(v.expected.positive),
-        actual: String(bandCodes[p.bandIndex] === 'high'),
-        tolerance: 0,
-        toleranceReason: 'exact (integer points)',
-      },
+      exactCheck('score', Number(v.expected.score), p.score ?? NaN),
+      exactCheck('positive', String(v.expected.positive), String(bandCodes[p.bandIndex] === 'high')),
     ];
   },
   manifest: {
@@ -68,26 +56,12 @@ export const qsofa: ModelDefinition = {
     outcome: { text: 'In-hospital death or ICU stay of 3 days or more during the index hospitalisation', coding: [] },
     onnx: { file: 'model.onnx', input: 'features', outputs: { score: 'score' } },
     features: [
-      {
-        name: 'respiratoryRate',
-        source: { type: 'observation', codes: { valueSets: [valueSet('respiratory-rate')] } },
-        unit: '/min',
-        lookback: VITALS_LOOKBACK,
-      },
-      {
-        name: 'systolicBP',
-        source: {
-          type: 'observation',
-          codes: { valueSets: [valueSet('systolic-bp')] },
-          component: { codes: [{ system: LOINC, code: '8480-6', display: 'Systolic blood pressure' }] },
-        },
-        unit: 'mm[Hg]',
-        lookback: VITALS_LOOKBACK,
-      },
-      {
+      feature.respiratoryRate(VITALS_LOOKBACK),
+      feature.systolicBP(VITALS_LOOKBACK),
+      feature.observationQuantity({
         name: 'gcs',
         description: 'Glasgow Coma Scale total; below 15 counts as altered mentation (Sepsis-3).',
-        source: { type: 'observation', codes: { valueSets: [valueSet('gcs')] } },
+        valueSet: 'gcs',
         unit: '{score}',
         lookback: VITALS_LOOKBACK,
         range: { min: 3, max: 15 },
@@ -96,13 +70,12 @@ export const qsofa: ModelDefinition = {
           value: 15,
           assumption: 'No Glasgow Coma Scale recorded in the last 24 hours: normal mentation (GCS 15) was assumed.',
         },
-      },
+      }),
     ],
     triggers: {
       codes: [
-        { system: LOINC, code: '9279-1', display: 'Respiratory rate' },
-        { system: LOINC, code: '85354-9', display: 'Blood pressure panel' },
-        { system: LOINC, code: '8480-6', display: 'Systolic blood pressure' },
+        feature.LOINC_CODINGS.respiratoryRate,
+        ...feature.BLOOD_PRESSURE_TRIGGER_CODES,
         { system: LOINC, code: '9269-2', display: 'Glasgow coma score total' },
       ],
       valueSets: [],

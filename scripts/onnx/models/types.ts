@@ -84,6 +84,37 @@ export function requiredQuantity(vector: ReferenceVector, key: string): number {
   return v;
 }
 
+/** A vector's sex as the `female` feature: 1 for female, else 0. */
+export function femaleFlag(vector: ReferenceVector): number {
+  return vector.inputs.sex === 'female' ? 1 : 0;
+}
+
+/**
+ * A vector's feature values by name, in `features` order (the order manifest examples keep):
+ * each a required quantity, unless named in `flags` (a boolean input as 0/1) or given in `derived`.
+ */
+export function vectorFeatures(
+  vector: ReferenceVector,
+  features: readonly string[],
+  kinds: { flags?: readonly string[]; derived?: Record<string, number> } = {},
+): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const name of features) {
+    const derived = kinds.derived?.[name];
+    if (derived !== undefined) values[name] = derived;
+    else values[name] = kinds.flags?.includes(name) ? flag(vector, name) : requiredQuantity(vector, name);
+  }
+  return values;
+}
+
+/** Why points scores are compared with no tolerance. */
+const EXACT_POINTS = 'exact (integer points)';
+
+/** An exact comparison of integer points (or a band code) with no tolerance. */
+export function exactCheck(quantity: string, expected: number | string, actual: number | string): VectorCheck {
+  return { quantity, expected, actual, tolerance: 0, toleranceReason: EXACT_POINTS };
+}
+
 /** The vector's tolerance for one expected key. */
 export function toleranceOf(vector: ReferenceVector, key: string): number {
   return typeof vector.tolerance === 'number' ? vector.tolerance : (vector.tolerance[key] ?? 0);

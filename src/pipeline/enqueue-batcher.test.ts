@@ -1,13 +1,13 @@
 /**
  * The ingest micro-batcher (src/pipeline/event-sink.ts `EnqueueBatcher`) with a stand-in queue
- * (named as such: it records `addBulk` calls). Lives beside the benchmark that motivated it; run
- * with `node --import tsx --test bench/ingest/enqueue-batcher.test.ts`.
+ * (named as such: it records `addBulk` calls), to control batching and failures exactly; the
+ * e2e tests cover the same path against real Redis. Motivated by the ingest benchmark (bench/ingest).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Queue } from 'bullmq';
-import { EnqueueBatcher } from '../../src/pipeline/event-sink.ts';
-import type { EventJobData } from '../../src/pipeline/jobs.ts';
+import { EnqueueBatcher } from './event-sink.ts';
+import type { EventJobData } from './jobs.ts';
 
 type Job = Parameters<Queue<EventJobData>['addBulk']>[0][number];
 
