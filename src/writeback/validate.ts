@@ -12,7 +12,7 @@
  * The base definitions are indexed into @medplum/core's global schema once per process (they are
  * large: a few hundred milliseconds).
  */
-import type { Bundle, RiskAssessment, StructureDefinition } from 'fhir/r4.js';
+import type { RiskAssessment, StructureDefinition } from 'fhir/r4.js';
 import { indexStructureDefinitionBundle, OperationOutcomeError, validateResource } from '@medplum/core';
 import {
   ASSESSMENT_IDENTIFIER_SYSTEM,
@@ -23,7 +23,7 @@ import {
   RISK_PROBABILITY_SYSTEM,
   RISK_SCORE_EXTENSION,
 } from './canonical.ts';
-import { readBaseDefinitionBundles, readOurCodeSystem, readOurStructureDefinitions } from './profiles.ts';
+import { readOurCodeSystem, readOurStructureDefinitions, readValidationDefinitions } from './profiles.ts';
 
 /** Thrown when a RiskAssessment does not conform; `issues` has one line per problem. */
 export class RiskAssessmentValidationError extends Error {
@@ -53,10 +53,10 @@ let conformance: Conformance | undefined;
 function loadConformance(): Conformance {
   if (conformance) return conformance;
   // All datatype definitions (with their invariants), but of the resources only RiskAssessment:
-  // we never use `contained`, and indexing all ~150 would cost seconds at start-up.
-  const { types, resources } = readBaseDefinitionBundles();
+  // we never use `contained`, and reading all ~150 would cost seconds and 200+ MB at start-up.
+  const { types, resources } = readValidationDefinitions();
   indexStructureDefinitionBundle(types as MedplumBundleArg);
-  indexStructureDefinitionBundle(resourceDefinitions(resources, ['RiskAssessment']) as MedplumBundleArg);
+  indexStructureDefinitionBundle(resources as MedplumBundleArg);
   const ours = readOurStructureDefinitions();
   // Our extensions and the profile are indexed under their own URLs (not as base types), so
   // loading them never changes how base resources validate.
@@ -66,12 +66,6 @@ function loadConformance(): Conformance {
   const riskBand = readOurCodeSystem('risk-band');
   conformance = { profile, riskBandCodes: new Set((riskBand.concept ?? []).map((c) => c.code)) };
   return conformance;
-}
-
-function resourceDefinitions(bundle: Bundle, ids: readonly string[]): StructureDefinition[] {
-  return (bundle.entry ?? [])
-    .map((e) => e.resource)
-    .filter((r): r is StructureDefinition => r?.resourceType === 'StructureDefinition' && ids.includes(r.id ?? ''));
 }
 
 /**
