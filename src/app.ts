@@ -12,7 +12,7 @@ import type { PublicJwks } from './fhir/jwks.ts';
 import { createIngressRouter } from './ingress/router.ts';
 import type { EventSink } from './ingress/resource-event.ts';
 import type { SubscriptionTracker } from './ingress/subscription-tracker.ts';
-import { notificationsTotal, registry, subscriptionGapsTotal } from './observability/metrics.ts';
+import { heartbeatsOverdue, notificationsTotal, registry, subscriptionGapsTotal } from './observability/metrics.ts';
 import { outcome } from './outcomes.ts';
 import type { Pipeline } from './pipeline/runtime.ts';
 
@@ -118,6 +118,8 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', (_req, res, next) => {
     void (async () => {
       await deps.sampleQueueDepths?.().catch(() => undefined);
+      const overdue = await deps.subscriptionTracker?.heartbeatStatus(new Date()).catch(() => undefined);
+      if (overdue) heartbeatsOverdue.set(overdue.length);
       res.set('content-type', registry.contentType).send(await registry.metrics());
     })().catch(next);
   });

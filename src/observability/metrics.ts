@@ -81,6 +81,19 @@ export const queueDepth = new Gauge({
   registers: [registry],
 });
 
+export const queueOldestAge = new Gauge({
+  name: 'fhir_risk_queue_oldest_waiting_seconds',
+  help: 'Age of the oldest job waiting to be processed, per queue (sampled at scrape time; delayed debounce jobs excluded)',
+  labelNames: ['queue'] as const,
+  registers: [registry],
+});
+
+export const heartbeatsOverdue = new Gauge({
+  name: 'fhir_risk_subscriptions_heartbeat_overdue',
+  help: 'Subscriptions whose heartbeat period passed without any notification (sampled at scrape time; details in /readyz)',
+  registers: [registry],
+});
+
 export const deadLetteredTotal = new Counter({
   name: 'fhir_risk_dead_lettered_total',
   help: 'Jobs that exhausted their retries and stay in the failed set (see `fhir-risk dlq list`)',

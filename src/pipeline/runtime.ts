@@ -13,7 +13,7 @@ import type { ValueSetIndex } from '../features/value-sets.ts';
 import type { EhrClient } from '../fhir/client-types.ts';
 import type { ModelRegistry } from '../models/types.ts';
 import { logger } from '../observability/logger.ts';
-import { deadLetteredTotal, queueDepth } from '../observability/metrics.ts';
+import { deadLetteredTotal, queueDepth, queueOldestAge } from '../observability/metrics.ts';
 import { eventProcessor } from './event-worker.ts';
 import { RedisEventSink, type TriggerMatcher } from './event-sink.ts';
 import { EVENTS_QUEUE, JOB_BACKOFF, SCORES_QUEUE, type EventJobData, type ScoreJobData } from './jobs.ts';
@@ -199,6 +199,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       ] as const) {
         const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'completed');
         for (const [state, n] of Object.entries(counts)) queueDepth.set({ queue: name, state }, n);
+        // Oldest first: the wait list is FIFO, so its tail is the job that has waited longest.
+        const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);
+        queueOldestAge.set({ queue: name }, oldest ? (Date.now() - oldest.timestamp) / 1000 : 0);
       }
     },
     async idle() {

@@ -15,7 +15,7 @@ import type { EhrClient } from '../fhir/client-types.ts';
 import type { ModelRegistry } from '../models/types.ts';
 import { logger } from '../observability/logger.ts';
 import { countRequests } from '../fhir/request-counter.ts';
-import { bandsTotal, ehrRequestsPerScoring, notApplicableTotal, scoreDistribution, scoringsTotal, stageLatency } from '../observability/metrics.ts';
+import { bandsTotal, ehrRequestsPerScoring, featureMissingTotal, notApplicableTotal, scoreDistribution, scoringsTotal, stageLatency } from '../observability/metrics.ts';
 import { writeRiskAssessment } from '../writeback/write.ts';
 import { assessRecord } from './assess.ts';
 import type { ScoreJobData } from './jobs.ts';
@@ -40,6 +40,9 @@ export interface ScoreProcessorDeps {
   onWritten?: (ra: RiskAssessment) => void;
   now?: () => Date;
 }
+
+/** Not-applicable reasons that mean "an input was unusable" (feature missingness). */
+const INPUT_REASONS: ReadonlySet<string> = new Set(['missing-input', 'stale-input', 'input-out-of-range']);
 
 export type ScoreOutcome = 'written' | 'unchanged' | 'shadow-measured' | 'not-applicable' | 'model-unavailable' | 'patient-gone';
 
@@ -76,6 +79,7 @@ export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps)
 
   if ('notApplicable' in result) {
     notApplicableTotal.inc({ model: data.modelId, reason: result.notApplicable.reason });
+    if (INPUT_REASONS.has(result.notApplicable.reason)) featureMissingTotal.inc({ model: data.modelId, reason: result.notApplicable.reason });
     scoringsTotal.inc({ model: data.modelId, outcome: 'not-applicable' });
     log.info({ reason: result.notApplicable.reason }, 'model does not apply');
     return 'not-applicable';
