@@ -139,7 +139,7 @@ function printTable(result: DemoResult, fhirBase: string, print: (line: string) 
   print('');
   print(`${rows.length} RiskAssessments written in ${(result.elapsedMs / 1000).toFixed(1)} s.`);
   const na = Object.entries(result.notApplicable).filter(([, n]) => n > 0);
-  if (na.length > 0) print(`Not applicable (no assessment, by design): ${na.map(([k, n]) => `${k} ×${n}`).join('; ')}`);
+  if (na.length > 0) print(`Scorings where a model did not apply (nothing written, by design): ${na.map(([k, n]) => `${k} ×${n}`).join('; ')}`);
   print('');
   print('Query results with FHIR REST while fhir-risk runs against your server, e.g.:');
   print(`  GET ${fhirBase.replace(/\/\/127\.0\.0\.1:\d+/, '//<your-fhir-server>')}/RiskAssessment?subject=Patient/<id>&_sort=-date`);
