@@ -93,7 +93,13 @@ export async function runIngestBench(opts: IngestOptions, log: (line: string) =>
   });
   const baselineUrl = `http://127.0.0.1:${basePort}`;
   // FHIR_BASE_URL is required but never called at ingest (nothing in /notify talks to the EHR).
-  const service = await startServiceChild('serve', { name: 'ingest-service', fhirBaseUrl: 'http://127.0.0.1:9/fhir', queuePrefix: servicePrefix });
+  const service = await startServiceChild('serve', {
+    name: 'ingest-service',
+    fhirBaseUrl: 'http://127.0.0.1:9/fhir',
+    queuePrefix: servicePrefix,
+    // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the service during ingest, as for e2e.
+    ...(process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}/ingest`] } : {}),
+  });
   try {
     await waitForHttp(`${baselineUrl}/readyz`, baseline);
     const results: IngestEndpointResult[] = [];

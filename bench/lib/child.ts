@@ -19,7 +19,7 @@ export const LOG_DIR = join(tmpdir(), 'fhir-risk-bench');
 export interface ChildOptions {
   /** Label for the log file name. */
   name: string;
-  /** Script (relative to the repository root) run with `node --import tsx`. */
+  /** Script (relative to the repository root): a `.ts` file runs with `node --import tsx`, a `.js` file (the compiled `dist/`) with plain `node`. */
   script: string;
   args?: string[];
   env: Record<string, string>;
@@ -82,7 +82,8 @@ export function startChild(opts: ChildOptions): Child {
   const logFile = join(LOG_DIR, `${opts.name}.log`);
   // The child writes its logs straight to a file: a pipe we must drain would throttle pino's sync writes.
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script, ...(opts.args ?? [])], {
+  const loader = opts.script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...loader, opts.script, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: opts.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],

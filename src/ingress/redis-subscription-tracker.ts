@@ -41,6 +41,11 @@ if lowest > last + 1 then return {last + 1, lowest - 1} end
 return {}
 `;
 
+/** Name of the script command defined on the connection (EVALSHA: the script is sent once, not per call). */
+const OBSERVE_COMMAND = 'fhirRiskObserveSubscription';
+
+type ObserveCommand = (...args: string[]) => Promise<unknown>;
+
 export class RedisSubscriptionTracker implements SubscriptionTracker {
   /**
    * @param redis - an ioredis connection (not one in subscriber mode)
@@ -49,13 +54,16 @@ export class RedisSubscriptionTracker implements SubscriptionTracker {
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
-  ) {}
+  ) {
+    // ioredis sends EVALSHA and falls back to EVAL once when Redis does not know the script yet
+    // (first call, or after a Redis restart): every notification used to send the whole script.
+    redis.defineCommand(OBSERVE_COMMAND, { numberOfKeys: 2, lua: OBSERVE_SCRIPT });
+  }
 
   async observe(observation: SubscriptionObservation): Promise<EventGap | undefined> {
     const step = counterStep(observation);
-    const result = (await this.redis.eval(
-      OBSERVE_SCRIPT,
-      2,
+    const observe = (this.redis as unknown as Record<typeof OBSERVE_COMMAND, ObserveCommand>)[OBSERVE_COMMAND].bind(this.redis);
+    const result = (await observe(
       this.subscriptionKey(observation.subscription),
       this.indexKey(),
       observation.subscription,

@@ -216,7 +216,11 @@ function describe(parsed: NotificationParse, label: NotificationOutcomeLabel): s
 }
 
 function sendOutcome(res: Response, status: number, outcome: OperationOutcome, headers: Record<string, string> = {}): void {
-  res.status(status).set(headers).type(FHIR_JSON).send(JSON.stringify(outcome));
+  const body = JSON.stringify(outcome);
+  // Straight to node's response: express's res.send would hash the body for an ETag and check
+  // request freshness on every notification, neither of which means anything for this answer.
+  res.writeHead(status, { ...headers, 'Content-Type': FHIR_JSON, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /** body-parser's errors → our typed errors; then the one mapping in outcomes.ts. */

@@ -76,7 +76,7 @@ async function loadOne(root: string, label: string, name: string): Promise<LoadR
   }
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes);
+    session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
   } catch (error) {
     return { problem: `${onnxLabel}: onnxruntime cannot load it: ${firstLine(error)}` };
   }
@@ -88,6 +88,13 @@ async function loadOne(root: string, label: string, name: string): Promise<LoadR
   const onnxSha256 = createHash('sha256').update(bytes).digest('hex');
   return { model: createOnnxModel({ manifest, dir: modelDir, onnxSha256, session }) };
 }
+
+/**
+ * The shipped models are a few dozen nodes scored one row at a time: onnxruntime's default
+ * per-session thread pools (one thread per core, per session) only add threads and memory.
+ * Sequential execution on the calling thread gives the same results.
+ */
+const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential' };
 
 /**
  * Loads all models under `opts.dir` (sub-directories, in name order). Sessions are created once
