@@ -212,7 +212,5 @@ dlq
     process.exit(0);
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  logger.error({ err: err instanceof Error ? err.message : String(err) }, 'command failed');
-  fail(err);
-});
+// One line on stderr for any command that fails (the log would only repeat it).
+program.parseAsync(process.argv).catch((err: unknown) => fail(err));

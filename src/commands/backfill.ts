@@ -24,6 +24,7 @@ import { InvalidInputError } from '../errors.ts';
 import { loadValueSets } from '../features/value-sets.ts';
 import { loadModelRegistry } from '../models/registry.ts';
 import { createWorkerConnection } from '../pipeline/redis.ts';
+import { waitUntilReady } from '../pipeline/redis.ts';
 import { startPipeline } from '../pipeline/runtime.ts';
 import type { ScoreScheduler } from '../pipeline/score-scheduler.ts';
 import { createEhrClients, VALUE_SETS_DIR } from '../service.ts';
@@ -164,6 +165,11 @@ export async function backfillCommand(config: Config, opts: BackfillOptions): Pr
   const valueSets = await loadValueSets(VALUE_SETS_DIR);
   const { ehr, results } = createEhrClients(config);
   const pipeline = await startPipeline({ config, models, valueSets, ehr, results, runWorkers: false });
+  await waitUntilReady(pipeline.producer, config.redisUrl).catch(async (err: unknown) => {
+    await pipeline.close();
+    await models.close();
+    throw err;
+  });
   // The checkpoint's own connection waits out a Redis blip (the producer's fails fast, for ingress).
   const checkpoint = createWorkerConnection(config.redisUrl);
   try {

@@ -6,7 +6,7 @@
 import { Queue } from 'bullmq';
 import type { Config } from '../config.ts';
 import { EVENTS_QUEUE, SCORES_QUEUE } from '../pipeline/jobs.ts';
-import { createWorkerConnection } from '../pipeline/redis.ts';
+import { createWorkerConnection, waitUntilReady } from '../pipeline/redis.ts';
 import { MAINTENANCE_QUEUE } from '../pipeline/scheduler.ts';
 
 /** Every queue whose failed set is a dead-letter queue. */
@@ -25,6 +25,13 @@ export interface DeadLetter {
 
 async function withQueues<T>(config: Pick<Config, 'redisUrl' | 'queuePrefix'>, run: (queues: Queue[]) => Promise<T>): Promise<T> {
   const connection = createWorkerConnection(config.redisUrl);
+  connection.on('error', () => undefined); // reported below, once, by waitUntilReady
+  try {
+    await waitUntilReady(connection, config.redisUrl);
+  } catch (err) {
+    connection.disconnect();
+    throw err;
+  }
   const queues = DEAD_LETTER_QUEUES.map((name) => new Queue(name, { connection, prefix: config.queuePrefix }));
   try {
     return await run(queues);

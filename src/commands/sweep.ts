@@ -4,6 +4,7 @@
 import type { Config } from '../config.ts';
 import { loadValueSets } from '../features/value-sets.ts';
 import { loadModelRegistry } from '../models/registry.ts';
+import { waitUntilReady } from '../pipeline/redis.ts';
 import { startPipeline } from '../pipeline/runtime.ts';
 import { runSweep, type SweepResult } from '../pipeline/sweep.ts';
 import { createEhrClients, VALUE_SETS_DIR } from '../service.ts';
@@ -13,6 +14,11 @@ export async function runSweepOnce(config: Config, since?: Date): Promise<SweepR
   const valueSets = await loadValueSets(VALUE_SETS_DIR);
   const { ehr, results } = createEhrClients(config);
   const pipeline = await startPipeline({ config, models, valueSets, ehr, results, runWorkers: false });
+  await waitUntilReady(pipeline.producer, config.redisUrl).catch(async (err: unknown) => {
+    await pipeline.close();
+    await models.close();
+    throw err;
+  });
   try {
     return await runSweep({
       ehr,

@@ -24,6 +24,26 @@ export function createWorkerConnection(url: string): Redis {
   } satisfies RedisOptions);
 }
 
+/**
+ * Waits until the connection is ready, for one-shot commands (`sweep`, `backfill`): the
+ * producer connection fails fast by design, so using it before it connects would fail at once.
+ * Throws a one-line error naming the URL when Redis does not answer in time.
+ */
+export async function waitUntilReady(connection: Redis, url: string, timeoutMs = 5000): Promise<void> {
+  if (connection.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      connection.off('ready', onReady);
+      reject(new Error(`Redis at ${url.replace(/\/\/[^@/]*@/, '//')} did not answer within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    connection.once('ready', onReady);
+  });
+}
+
 /** Resolves true when Redis answers PING within `timeoutMs`. */
 export async function redisAnswers(connection: Redis, timeoutMs = 1000): Promise<boolean> {
   try {
