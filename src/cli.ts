@@ -9,7 +9,6 @@
 import { Command, Option } from 'commander';
 import { BUNDLED_MODELS_DIR, loadConfig, type Config } from './config.ts';
 import { ConfigError, FhirRiskError } from './errors.ts';
-import { logger } from './observability/logger.ts';
 
 function configOrExit(requireFhir: boolean): Config {
   try {
