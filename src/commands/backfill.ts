@@ -21,13 +21,9 @@ import type { Bundle, Group, Patient } from 'fhir/r4.js';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { InvalidInputError } from '../errors.ts';
-import { loadValueSets } from '../features/value-sets.ts';
-import { loadModelRegistry } from '../models/registry.ts';
 import { createWorkerConnection } from '../pipeline/redis.ts';
-import { waitUntilReady } from '../pipeline/redis.ts';
-import { startPipeline } from '../pipeline/runtime.ts';
 import type { ScoreScheduler } from '../pipeline/score-scheduler.ts';
-import { createEhrClients, VALUE_SETS_DIR } from '../service.ts';
+import { openCommandSession } from './command-session.ts';
 
 /** Which patients. At most one of the three; none means every Patient on the EHR. */
 export interface BackfillSelection {
@@ -161,15 +157,7 @@ export async function runBackfill(deps: BackfillDeps, opts: BackfillOptions): Pr
 /** The CLI command: loads models, connects to the EHR and Redis, runs the backfill, cleans up. */
 export async function backfillCommand(config: Config, opts: BackfillOptions): Promise<BackfillSummary> {
   checkSelection(opts);
-  const models = await loadModelRegistry({ dir: config.modelsDir, disabled: config.modelsDisabled });
-  const valueSets = await loadValueSets(VALUE_SETS_DIR);
-  const { ehr, results } = createEhrClients(config);
-  const pipeline = await startPipeline({ config, models, valueSets, ehr, results, runWorkers: false });
-  await waitUntilReady(pipeline.producer, config.redisUrl).catch(async (err: unknown) => {
-    await pipeline.close();
-    await models.close();
-    throw err;
-  });
+  const { ehr, pipeline, models, close } = await openCommandSession(config);
   // The checkpoint's own connection waits out a Redis blip (the producer's fails fast, for ingress).
   const checkpoint = createWorkerConnection(config.redisUrl);
   try {
@@ -179,8 +167,7 @@ export async function backfillCommand(config: Config, opts: BackfillOptions): Pr
     return await runBackfill({ source: ehr, scheduler: pipeline.scheduler, redis: checkpoint, prefix: config.queuePrefix, modelIds }, opts);
   } finally {
     await checkpoint.quit().catch(() => checkpoint.disconnect());
-    await pipeline.close();
-    await models.close();
+    await close();
   }
 }
 

@@ -2,23 +2,11 @@
  * `fhir-risk sweep`: one reconciliation sweep now, through the same queue as notifications.
  */
 import type { Config } from '../config.ts';
-import { loadValueSets } from '../features/value-sets.ts';
-import { loadModelRegistry } from '../models/registry.ts';
-import { waitUntilReady } from '../pipeline/redis.ts';
-import { startPipeline } from '../pipeline/runtime.ts';
 import { runSweep, type SweepResult } from '../pipeline/sweep.ts';
-import { createEhrClients, VALUE_SETS_DIR } from '../service.ts';
+import { openCommandSession } from './command-session.ts';
 
 export async function runSweepOnce(config: Config, since?: Date): Promise<SweepResult> {
-  const models = await loadModelRegistry({ dir: config.modelsDir, disabled: config.modelsDisabled });
-  const valueSets = await loadValueSets(VALUE_SETS_DIR);
-  const { ehr, results } = createEhrClients(config);
-  const pipeline = await startPipeline({ config, models, valueSets, ehr, results, runWorkers: false });
-  await waitUntilReady(pipeline.producer, config.redisUrl).catch(async (err: unknown) => {
-    await pipeline.close();
-    await models.close();
-    throw err;
-  });
+  const { ehr, pipeline, models, valueSets, close } = await openCommandSession(config);
   try {
     return await runSweep({
       ehr,
@@ -30,7 +18,6 @@ export async function runSweepOnce(config: Config, since?: Date): Promise<SweepR
       ...(since ? { since } : {}),
     });
   } finally {
-    await pipeline.close();
-    await models.close();
+    await close();
   }
 }
