@@ -20,10 +20,19 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** One check, so a bad URL is one line, not two. */
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 const httpUrl = z
   .string()
-  .url()
-  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+  .refine(isHttpUrl, 'must be an http(s) URL, e.g. https://ehr.example.org/fhir')
   .transform((u) => u.replace(/\/+$/, ''));
 
 const bytes = z
