@@ -196,6 +196,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       for (const [name, queue] of [
         [EVENTS_QUEUE, events],
         [SCORES_QUEUE, scores],
+        [MAINTENANCE_QUEUE, maintenance],
       ] as const) {
         const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed', 'completed');
         for (const [state, n] of Object.entries(counts)) queueDepth.set({ queue: name, state }, n);
