@@ -44,8 +44,6 @@ return {}
 /** Name of the script command defined on the connection (EVALSHA: the script is sent once, not per call). */
 const OBSERVE_COMMAND = 'fhirRiskObserveSubscription';
 
-type ObserveCommand = (...args: string[]) => Promise<unknown>;
-
 export class RedisSubscriptionTracker implements SubscriptionTracker {
   /**
    * @param redis - an ioredis connection (not one in subscriber mode)
@@ -60,10 +58,12 @@ export class RedisSubscriptionTracker implements SubscriptionTracker {
     redis.defineCommand(OBSERVE_COMMAND, { numberOfKeys: 2, lua: OBSERVE_SCRIPT });
   }
 
+  /** Observations waiting for this tick's pipeline (see `flush`). */
+  private pending: { args: string[]; resolve: (reply: unknown) => void; reject: (err: unknown) => void }[] = [];
+
   async observe(observation: SubscriptionObservation): Promise<EventGap | undefined> {
     const step = counterStep(observation);
-    const observe = (this.redis as unknown as Record<typeof OBSERVE_COMMAND, ObserveCommand>)[OBSERVE_COMMAND].bind(this.redis);
-    const result = (await observe(
+    const args = [
       this.subscriptionKey(observation.subscription),
       this.indexKey(),
       observation.subscription,
@@ -72,9 +72,36 @@ export class RedisSubscriptionTracker implements SubscriptionTracker {
       step?.mode ?? '',
       String(step?.lowest ?? 0),
       String(step?.highest ?? 0),
-    )) as number[];
+    ];
+    const result = (await new Promise<unknown>((resolve, reject) => {
+      this.pending.push({ args, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    })) as number[];
     if (result.length !== 2) return undefined;
     return { subscription: observation.subscription, from: Number(result[0]), to: Number(result[1]) };
+  }
+
+  /**
+   * Sends every observation of this tick in one pipeline, in arrival order (so two notifications
+   * of one subscription are applied in order): under a burst, one round trip and one socket write
+   * instead of one per notification, as the event sink batches its addBulk.
+   */
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const pipeline = this.redis.pipeline() as unknown as Record<typeof OBSERVE_COMMAND, (...args: string[]) => unknown> & {
+      exec(): Promise<[Error | null, unknown][] | null>;
+    };
+    for (const { args } of batch) pipeline[OBSERVE_COMMAND](...args);
+    pipeline.exec().then(
+      (replies) =>
+        batch.forEach(({ resolve, reject }, i) => {
+          const [err, reply] = replies?.[i] ?? [new Error('no reply from Redis'), undefined];
+          if (err) reject(err);
+          else resolve(reply);
+        }),
+      (err: unknown) => batch.forEach(({ reject }) => reject(err)),
+    );
   }
 
   async heartbeatStatus(now: Date): Promise<OverdueHeartbeat[]> {
