@@ -1,14 +1,15 @@
 /**
  * The EHR client: fhir-kit-client with our auth, timeouts, error classification and SSRF guard.
  *
- * Errors are classified once, here: network failures, timeouts, 5xx and 429 are `RetryableError`
- * (with the server's Retry-After); 404/410 on read are "absent"; other 4xx are `InvalidInputError`.
+ * Errors go through the one HTTP mapping (`http-errors.ts`): network failures, timeouts, 5xx and
+ * 429 are `RetryableError` (with the server's Retry-After); other 4xx are `InvalidInputError`.
+ * 404/410 on read mean "absent" and return undefined.
  */
 import { Client, type FhirResource as KitResource } from 'fhir-kit-client';
 import type { Bundle, FhirResource, Resource } from 'fhir/r4.js';
-import { InvalidInputError, RetryableError } from '../errors.ts';
 import type { AuthHeaderProvider } from './auth.ts';
 import type { EhrClient } from './client-types.ts';
+import { classifyHttpError, httpStatusOf } from './http-errors.ts';
 import { noteRequest } from './request-counter.ts';
 
 export interface EhrClientOptions {
@@ -17,11 +18,6 @@ export interface EhrClientOptions {
   timeoutMs?: number;
   /** Called after every HTTP request (metrics). */
   onRequest?: (info: { method: string; status: number; durationMs: number }) => void;
-}
-
-interface KitError extends Error {
-  response?: { status?: number; data?: unknown };
-  config?: { headers?: Headers };
 }
 
 const FHIR_JSON = 'application/fhir+json';
@@ -43,12 +39,10 @@ export class FhirKitEhrClient implements EhrClient {
   }
 
   async read<T extends FhirResource>(resourceType: T['resourceType'], id: string): Promise<T | undefined> {
-    try {
-      return (await this.#call('GET', (options) => this.#client.read({ resourceType, id: encodeURIComponent(id), options }))) as unknown as T;
-    } catch (err) {
-      if (err instanceof InvalidInputError && /\b(404|410)\b/.test(err.message)) return undefined;
-      throw err;
-    }
+    const found = await this.#call('GET', (options) => this.#client.read({ resourceType, id: encodeURIComponent(id), options }), {
+      absentIsUndefined: true,
+    });
+    return found as unknown as T | undefined;
   }
 
   async search<T extends FhirResource>(resourceType: T['resourceType'], params: Record<string, string>, maxPages = 20): Promise<T[]> {
@@ -102,7 +96,7 @@ export class FhirKitEhrClient implements EhrClient {
           body: resource as unknown as KitResource,
           options: { ...options, headers: { ...options.headers, 'if-none-exist': ifNoneExist } },
         }),
-      (s) => (status = s),
+      { onStatus: (s) => (status = s) },
     );
     return { resource: result as unknown as T, created: status === 201 };
   }
@@ -119,7 +113,7 @@ export class FhirKitEhrClient implements EhrClient {
   async #call(
     method: string,
     run: (options: { headers: Record<string, string>; signal: AbortSignal }) => Promise<unknown>,
-    onStatus?: (status: number) => void,
+    options: { onStatus?: (status: number) => void; absentIsUndefined?: boolean } = {},
   ): Promise<KitResource> {
     const headers: Record<string, string> = {};
     const auth = await this.#options.authHeader?.();
@@ -131,31 +125,14 @@ export class FhirKitEhrClient implements EhrClient {
     try {
       const result = (await run({ headers, signal })) as KitResource;
       const status = Client.httpFor(result).response?.status ?? 200;
-      onStatus?.(status);
+      options.onStatus?.(status);
       this.#options.onRequest?.({ method, status, durationMs: performance.now() - started });
       return result;
     } catch (err) {
-      const e = err as KitError;
-      const status = e.response?.status ?? 0;
+      const status = httpStatusOf(err);
       this.#options.onRequest?.({ method, status, durationMs: performance.now() - started });
-      throw classify(method, status, e);
+      if (options.absentIsUndefined && (status === 404 || status === 410)) return undefined as unknown as KitResource;
+      throw classifyHttpError(`EHR ${method}`, err);
     }
   }
-}
-
-function classify(method: string, status: number, err: KitError): Error {
-  if (status === 0 || status === 408 || status === 429 || status >= 500) {
-    const retryAfter = Number(err.config?.headers?.get?.('retry-after'));
-    return new RetryableError(`EHR ${method} failed: ${status === 0 ? err.name + ' ' + err.message : 'HTTP ' + status}`, {
-      cause: err,
-      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterSeconds: retryAfter } : {}),
-    });
-  }
-  return new InvalidInputError(`EHR ${method} answered HTTP ${status}: ${diagnosticsOf(err.response?.data)}`, 422, { cause: err });
-}
-
-function diagnosticsOf(data: unknown): string {
-  const issues = (data as { issue?: { diagnostics?: string; details?: { text?: string } }[] } | undefined)?.issue;
-  const text = issues?.map((i) => i.diagnostics ?? i.details?.text).filter(Boolean).join('; ');
-  return (text ?? '').slice(0, 300);
 }

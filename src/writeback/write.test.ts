@@ -11,7 +11,7 @@ import { modelManifestSchema } from '../models/manifest.ts';
 import { buildRiskAssessment } from './build.ts';
 import { baseDefinitionBundles } from './profiles.ts';
 import type { BuiltRiskAssessment } from './build.ts';
-import { classifyHttpError, markEnteredInError, writeRiskAssessment } from './write.ts';
+import { markEnteredInError, writeRiskAssessment } from './write.ts';
 
 /**
  * Test double of the EhrClient: a real FHIR engine (@medplum/fhir-router's MemoryRepository) behind
@@ -184,25 +184,5 @@ describe('markEnteredInError', () => {
 
   it('returns undefined when the server has no such assessment', async () => {
     assert.equal(await markEnteredInError(ehr, assessment()), undefined);
-  });
-});
-
-describe('classifyHttpError', () => {
-  it('treats network failures, 408, 429 and 5xx as retryable, other 4xx as invalid', () => {
-    assert.ok(classifyHttpError('PUT x', new TypeError('fetch failed')) instanceof RetryableError);
-    assert.ok(classifyHttpError('PUT x', { status: 429 }) instanceof RetryableError);
-    assert.ok(classifyHttpError('PUT x', { statusCode: 408 }) instanceof RetryableError);
-    assert.ok(classifyHttpError('PUT x', { response: { status: 500 } }) instanceof RetryableError);
-    const invalid = classifyHttpError('PUT x', { response: { status: 400 } });
-    assert.ok(invalid instanceof InvalidInputError);
-    assert.equal(invalid.status, 422);
-  });
-
-  it('reads Retry-After from a Headers object and from an HTTP date', () => {
-    const fromHeaders = classifyHttpError('PUT x', { response: { status: 429, headers: new Headers({ 'Retry-After': '12' }) } });
-    assert.equal((fromHeaders as RetryableError).retryAfterSeconds, 12);
-    const date = new Date(Date.now() + 30_000).toUTCString();
-    const fromDate = classifyHttpError('PUT x', { response: { status: 503, headers: { 'retry-after': date } } }) as RetryableError;
-    assert.ok(fromDate.retryAfterSeconds !== undefined && fromDate.retryAfterSeconds > 20 && fromDate.retryAfterSeconds <= 31);
   });
 });

@@ -18,9 +18,10 @@
  * (with Retry-After when the server gave one); other 4xx → InvalidInputError (422) with the
  * server's OperationOutcome diagnostics. Errors the EhrClient already typed pass through unchanged.
  */
-import type { OperationOutcome, RiskAssessment } from 'fhir/r4.js';
+import type { RiskAssessment } from 'fhir/r4.js';
 import type { EhrClient } from '../fhir/client-types.ts';
-import { FhirRiskError, InvalidInputError, RetryableError } from '../errors.ts';
+import { classifyHttpError, httpStatusOf } from '../fhir/http-errors.ts';
+import { InvalidInputError, RetryableError } from '../errors.ts';
 import { ASSESSMENT_IDENTIFIER_SYSTEM } from './canonical.ts';
 import { identifierSearchToken } from './identifier.ts';
 
@@ -132,9 +133,7 @@ function earliestFirst(a: RiskAssessment & { id: string }, b: RiskAssessment & {
 
 function isPreconditionFailed(err: unknown): boolean {
   if (!(err instanceof InvalidInputError)) return false;
-  const cause = err.cause as HttpErrorShape | undefined;
-  const status = cause?.response?.status ?? cause?.status ?? cause?.statusCode;
-  return status === 412 || /\bHTTP 412\b/.test(err.message);
+  return httpStatusOf(err.cause) === 412 || /\bHTTP 412\b/.test(err.message);
 }
 
 /**
@@ -165,66 +164,11 @@ function assessmentIdentifierValue(ra: RiskAssessment): string {
   return value;
 }
 
-/** Runs one EHR call, turning untyped HTTP failures into our typed errors. */
+/** Runs one EHR call, turning untyped HTTP failures into our typed errors (the one mapping in src/fhir/http-errors.ts). */
 async function withHttpErrors<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
     throw classifyHttpError(what, err);
   }
-}
-
-/** The parts of an HTTP client error we read (fhir-kit-client, axios, fetch wrappers, Medplum). */
-interface HttpErrorShape {
-  status?: number;
-  statusCode?: number;
-  response?: { status?: number; data?: unknown; headers?: unknown };
-  outcome?: OperationOutcome;
-  headers?: unknown;
-}
-
-/**
- * Maps a failed EHR call to our errors. Exported for tests and for other writers.
- * @param what - the request, for the message (no resource bodies: they hold patient data).
- * @param err - what the client threw.
- */
-export function classifyHttpError(what: string, err: unknown): Error {
-  if (err instanceof FhirRiskError) return err;
-  const e = (typeof err === 'object' && err !== null ? err : {}) as HttpErrorShape;
-  const status = e.response?.status ?? e.status ?? e.statusCode ?? 0;
-  if (status === 0 || status === 408 || status === 429 || status >= 500) {
-    const retryAfterSeconds = retryAfter(e.response?.headers ?? e.headers);
-    const reason = status === 0 ? `network error: ${err instanceof Error ? err.message : String(err)}` : `HTTP ${status}`;
-    return new RetryableError(`${what} failed: ${reason}`, {
-      cause: err,
-      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
-    });
-  }
-  const diagnostics = outcomeDiagnostics(e.outcome ?? e.response?.data);
-  return new InvalidInputError(`${what} was refused with HTTP ${status}${diagnostics ? `: ${diagnostics}` : ''}`, 422, { cause: err });
-}
-
-/** Retry-After in seconds, from delta-seconds or an HTTP date. */
-function retryAfter(headers: unknown): number | undefined {
-  let raw: unknown;
-  if (headers && typeof (headers as { get?: unknown }).get === 'function') raw = (headers as { get(name: string): unknown }).get('retry-after');
-  else if (headers && typeof headers === 'object') {
-    const record = headers as Record<string, unknown>;
-    raw = record['retry-after'] ?? record['Retry-After'];
-  }
-  if (typeof raw !== 'string' && typeof raw !== 'number') return undefined;
-  const seconds = Number(raw);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds;
-  const date = Date.parse(String(raw));
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
-}
-
-function outcomeDiagnostics(data: unknown): string {
-  const issues = (data as Partial<OperationOutcome> | undefined)?.issue;
-  if (!Array.isArray(issues)) return '';
-  return issues
-    .map((i) => i.diagnostics ?? i.details?.text)
-    .filter((t): t is string => Boolean(t))
-    .join('; ')
-    .slice(0, 500);
 }
