@@ -35,12 +35,21 @@ export type EventOutcome = 'scheduled' | 'stale' | 'no-model' | 'no-patient' | '
 export async function processEvent(data: EventJobData, deps: EventProcessorDeps): Promise<EventOutcome> {
   const ref = `${data.resourceType}/${data.id}`;
   const log = logger.child({ ref, version: data.versionId, style: data.style });
+  const seen = { ...(data.versionId ? { versionId: data.versionId } : {}), ...(data.lastUpdated ? { lastUpdated: data.lastUpdated } : {}) };
+  const cause = data.versionId ? `${ref}/_history/${data.versionId}` : ref;
 
-  const fresh = await deps.index.claim(ref, {
-    ...(data.versionId ? { versionId: data.versionId } : {}),
-    ...(data.lastUpdated ? { lastUpdated: data.lastUpdated } : {}),
-  });
-  if (!fresh) {
+  // The common case (the notification carried the resource): version check, the resource's
+  // patient and the score requests in one Redis step, then the patient's debounced job.
+  if (data.patientId && data.models && data.models.length > 0 && data.action !== 'delete' && !data.enteredInError) {
+    if (!(await deps.index.claim(ref, seen, { patientId: data.patientId, models: data.models }))) {
+      log.debug('older than a version already processed: dropped');
+      return 'stale';
+    }
+    await deps.scheduler.enqueue(data.patientId, cause, data.receivedAt);
+    return 'scheduled';
+  }
+
+  if (!(await deps.index.claim(ref, seen))) {
     log.debug('older than a version already processed: dropped');
     return 'stale';
   }
@@ -67,16 +76,17 @@ export async function processEvent(data: EventJobData, deps: EventProcessorDeps)
     log.info('no patient known for this resource: nothing to score');
     return 'no-patient';
   }
-  await deps.index.rememberPatient(ref, patientId);
 
   if (withdrawn) {
+    await deps.index.rememberPatient(ref, { patientId, models: [] });
     const count = await deps.withdrawAssessmentsUsing(patientId, ref);
     await deps.scheduler.schedule(patientId, deps.allModelIds(), `withdrawn ${ref}`, data.receivedAt);
     log.info({ patientId, withdrawnAssessments: count }, 'resource deleted or entered in error: re-scoring');
     return 'withdrawn';
   }
+  await deps.index.rememberPatient(ref, { patientId, models: models ?? [] });
   if (!models || models.length === 0) return 'no-model';
-  await deps.scheduler.schedule(patientId, models, data.versionId ? `${ref}/_history/${data.versionId}` : ref, data.receivedAt);
+  await deps.scheduler.enqueue(patientId, cause, data.receivedAt);
   return 'scheduled';
 }
 

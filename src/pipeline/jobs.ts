@@ -28,10 +28,18 @@ export interface EventJobData {
   readonly receivedAt: number;
 }
 
-/** "Score this patient with this model, as of the time the job runs." */
+/**
+ * "Score this patient, as of the time the job runs, with every model asked of it": the models are
+ * the patient's score requests in Redis (score-requests.ts), so one job serves many events.
+ */
 export interface ScoreJobData {
   readonly patientId: string;
-  readonly modelId: string;
+  /**
+   * One model to score besides the recorded requests. Jobs queued before scoring became
+   * per-patient carry it (they are still honoured after an upgrade); tests use it to score a model
+   * without recording a request.
+   */
+  readonly modelId?: string;
   /** What asked for it: `Observation/1/_history/2`, `sweep`, `delete Observation/1`, … (ids only). */
   readonly cause: string;
   /** Epoch ms of the earliest notification behind this scoring (latency metrics). */
@@ -56,9 +64,9 @@ export function eventJobId(e: Pick<EventJobData, 'resourceType' | 'id' | 'versio
   return raw.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-/** Debounce key: one pending scoring per (patient, model). */
-export function scoreDedupId(patientId: string, modelId: string): string {
-  return `${modelId}.${createHash('sha256').update(patientId).digest('hex').slice(0, 24)}`;
+/** Debounce key: one pending scoring per patient. */
+export function scoreDedupId(patientId: string): string {
+  return `p.${createHash('sha256').update(patientId).digest('hex').slice(0, 24)}`;
 }
 
 /**

@@ -2,19 +2,68 @@
  * What fhir-risk remembers per source resource, in Redis (ids and versions only):
  * - the newest version processed, so a late retry of an older version is dropped as stale;
  * - the patient it belongs to, so a DELETE notification (which names no patient) can re-score.
+ *
+ * The event worker's bookkeeping for one event (version check, the resource's patient, the score
+ * requests of its patient) is one Lua script: one round trip per event instead of four, which
+ * was a fifth of the pipeline's CPU in socket writes alone under a burst.
  */
 import type { Redis } from 'ioredis';
+import { RECORD_REQUESTS_LUA, scoreRequestsKey } from './score-requests.ts';
 
 export interface SeenVersion {
   versionId?: string;
   lastUpdated?: string;
 }
 
+/** Same order as {@link isOlder}, in Lua; `v` and `t` are the numeric forms stored beside the JSON fields. */
+const CLAIM_LUA = `${RECORD_REQUESTS_LUA}
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+if previous then
+  local p = cjson.decode(previous)
+  local pv = p.v or (type(p.versionId) == 'string' and string.match(p.versionId, '^%d+$') and tonumber(p.versionId)) or nil
+  if ARGV[3] ~= '' and pv then
+    if tonumber(ARGV[3]) < pv then return 0 end
+  elseif ARGV[4] ~= '' and p.t then
+    if tonumber(ARGV[4]) < p.t then return 0 end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+  recordRequests(KEYS[3], 6)
+end
+return 1`;
+
+const REMEMBER_LUA = `${RECORD_REQUESTS_LUA}
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+recordRequests(KEYS[2], 3)
+return 1`;
+
+interface IndexCommands {
+  fhirRiskClaimEvent(versions: string, patients: string, requests: string, ...args: string[]): Promise<number>;
+  fhirRiskRememberPatient(patients: string, requests: string, ...args: string[]): Promise<number>;
+}
+
+/** The patient an event's resource belongs to and the models it triggers. */
+export interface ScoringAsk {
+  readonly patientId: string;
+  readonly models: readonly string[];
+}
+
 export class ResourceIndex {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+  ) {
+    if (!('fhirRiskClaimEvent' in redis)) {
+      redis.defineCommand('fhirRiskClaimEvent', { numberOfKeys: 3, lua: CLAIM_LUA });
+      redis.defineCommand('fhirRiskRememberPatient', { numberOfKeys: 2, lua: REMEMBER_LUA });
+    }
+  }
+
+  private get commands(): IndexCommands {
+    return this.redis as unknown as IndexCommands;
+  }
 
   private key(kind: 'ver' | 'patient'): string {
     return `${this.prefix}:index:${kind}`;
@@ -24,26 +73,41 @@ export class ResourceIndex {
     return (await this.redis.hget(this.key('patient'), ref)) ?? undefined;
   }
 
-  async rememberPatient(ref: string, patientId: string): Promise<void> {
-    await this.redis.hset(this.key('patient'), ref, patientId);
+  /** Remembers the resource's patient and records the patient's score requests (one step). */
+  async rememberPatient(ref: string, ask: ScoringAsk): Promise<void> {
+    await this.commands.fhirRiskRememberPatient(this.key('patient'), scoreRequestsKey(this.prefix, ask.patientId), ref, ask.patientId, ...ask.models);
   }
 
   /**
    * Records `seen` as the newest version of `ref` unless a newer one is already recorded.
    * Returns false when `seen` is older than what was processed (the event is stale).
+   * With `ask`, a fresh event also remembers the resource's patient and records the score requests,
+   * atomically with the version check.
    *
    * Ordering: numeric versionIds compare numerically (HAPI, Smile); otherwise `lastUpdated`
    * decides; opaque versions without timestamps (Medplum, Google) are never called stale.
    */
-  async claim(ref: string, seen: SeenVersion): Promise<boolean> {
-    const previousRaw = await this.redis.hget(this.key('ver'), ref);
-    const previous = previousRaw ? (JSON.parse(previousRaw) as SeenVersion) : undefined;
-    if (previous && isOlder(seen, previous)) return false;
-    await this.redis.hset(this.key('ver'), ref, JSON.stringify(seen));
-    return true;
+  async claim(ref: string, seen: SeenVersion, ask?: ScoringAsk): Promise<boolean> {
+    const version = seen.versionId && /^\d+$/.test(seen.versionId) ? Number(seen.versionId) : undefined;
+    const time = seen.lastUpdated ? Date.parse(seen.lastUpdated) : Number.NaN;
+    const stored = JSON.stringify({ ...seen, ...(version !== undefined ? { v: version } : {}), ...(Number.isFinite(time) ? { t: time } : {}) });
+    const patients = this.key('patient');
+    const fresh = await this.commands.fhirRiskClaimEvent(
+      this.key('ver'),
+      patients,
+      ask ? scoreRequestsKey(this.prefix, ask.patientId) : patients,
+      ref,
+      stored,
+      version !== undefined ? String(version) : '',
+      Number.isFinite(time) ? String(time) : '',
+      ask?.patientId ?? '',
+      ...(ask?.models ?? []),
+    );
+    return fresh === 1;
   }
 }
 
+/** The order the claim script applies, in TypeScript (documentation and unit tests). */
 export function isOlder(candidate: SeenVersion, than: SeenVersion): boolean {
   const a = Number(candidate.versionId);
   const b = Number(than.versionId);

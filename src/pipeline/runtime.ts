@@ -21,7 +21,8 @@ import { retryAfterBackoff } from './backoff.ts';
 import { createProducerConnection, createWorkerConnection, redisAnswers } from './redis.ts';
 import { ResourceIndex } from './resource-index.ts';
 import { ScoreScheduler } from './score-scheduler.ts';
-import { scoreProcessor, type LastWrittenStore } from './score-worker.ts';
+import { scoreProcessor } from './score-worker.ts';
+import { ScoreRequests } from './score-requests.ts';
 import { ShutdownRegistry } from './shutdown.ts';
 import { withdrawAssessmentsUsing } from './withdraw.ts';
 import { runSweep } from './sweep.ts';
@@ -75,16 +76,6 @@ export function triggerMatcher(models: ModelRegistry, valueSets: ValueSetIndex):
   };
 }
 
-function redisLastWritten(redis: Redis, prefix: string): LastWrittenStore {
-  const key = `${prefix}:last-written`;
-  return {
-    get: async (patientId, modelId) => (await redis.hget(key, `${patientId}|${modelId}`)) ?? undefined,
-    set: async (patientId, modelId, identifier) => {
-      await redis.hset(key, `${patientId}|${modelId}`, identifier);
-    },
-  };
-}
-
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const { config } = options;
   const shutdown = new ShutdownRegistry();
@@ -105,7 +96,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   shutdown.add(2, 'maintenance queue', () => maintenance.close());
 
   const triggers = triggerMatcher(options.models, options.valueSets);
-  const scheduler = new ScoreScheduler(scores, config.scoreDebounceMs);
+  const scheduler = new ScoreScheduler(scores, new ScoreRequests(producer, prefix), config.scoreDebounceMs);
   const sink: RedisEventSink = new RedisEventSink({
     events,
     triggers,
@@ -146,7 +137,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         measureOnly: new Set(config.modelsMeasureOnly ?? []),
         ...(config.modelTimeoutMs ? { modelTimeoutMs: config.modelTimeoutMs } : {}),
         writeMode: config.writeMode,
-        lastWritten: redisLastWritten(workerConnection, prefix),
+        requests: new ScoreRequests(workerConnection, prefix),
         ...(options.onWritten ? { onWritten: options.onWritten } : {}),
       }),
       { connection: workerConnection, prefix, concurrency: config.workerConcurrency, maxStalledCount: MAX_STALLED_COUNT, settings: { backoffStrategy } },

@@ -1,34 +1,39 @@
 /**
- * Debounced scheduling of scorings: one pending job per (patient, model).
+ * Debounced scheduling of scorings: one pending job per patient, for every model asked of it.
  *
- * BullMQ deduplication with `keepLastIfActive`: a burst of 40 lab results within the debounce
- * window becomes one delayed job; an event that arrives while that patient's scoring is running
- * leaves exactly one follow-up job, so the newest data is always scored and nothing is lost.
+ * The models live in the patient's score requests (score-requests.ts), the job only says "score
+ * this patient". BullMQ deduplication with `keepLastIfActive`: a burst of 40 lab results within
+ * the debounce window becomes one delayed job that reads the patient once for all the models
+ * they triggered; an event that arrives while that patient's scoring is running leaves exactly one
+ * follow-up job, so the newest data is always scored and nothing is lost.
  */
 import type { Queue } from 'bullmq';
 import { JOB_ATTEMPTS, JOB_BACKOFF, KEEP_COMPLETED_SCORES, KEEP_FAILED, scoreDedupId, type ScoreJobData } from './jobs.ts';
+import type { ScoreRequests } from './score-requests.ts';
 
 export class ScoreScheduler {
   constructor(
     private readonly scores: Queue<ScoreJobData>,
+    private readonly requests: ScoreRequests,
     private readonly debounceMs: number,
   ) {}
 
+  /** Records the requests, then queues the patient's scoring (in that order: the job must find them). */
   async schedule(patientId: string, modelIds: readonly string[], cause: string, receivedAt: number): Promise<void> {
     if (modelIds.length === 0) return;
-    await this.scores.addBulk(
-      modelIds.map((modelId) => ({
-        name: modelId,
-        data: { patientId, modelId, cause, receivedAt },
-        opts: {
-          delay: this.debounceMs,
-          deduplication: { id: scoreDedupId(patientId, modelId), keepLastIfActive: true },
-          attempts: JOB_ATTEMPTS,
-          backoff: JOB_BACKOFF,
-          removeOnComplete: KEEP_COMPLETED_SCORES,
-          removeOnFail: KEEP_FAILED,
-        },
-      })),
-    );
+    await this.requests.record(patientId, modelIds);
+    await this.enqueue(patientId, cause, receivedAt);
+  }
+
+  /** Queues the patient's scoring for requests already recorded (the event worker records them with its version check). */
+  async enqueue(patientId: string, cause: string, receivedAt: number): Promise<void> {
+    await this.scores.add('score', { patientId, cause, receivedAt }, {
+      delay: this.debounceMs,
+      deduplication: { id: scoreDedupId(patientId), keepLastIfActive: true },
+      attempts: JOB_ATTEMPTS,
+      backoff: JOB_BACKOFF,
+      removeOnComplete: KEEP_COMPLETED_SCORES,
+      removeOnFail: KEEP_FAILED,
+    });
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Score worker: (patient, model) → one FHIR batch read → featurize → ONNX → RiskAssessment → write.
+ * Score worker: patient → the models asked of it → one FHIR batch read → featurize → ONNX →
+ * RiskAssessment per model → write what changed.
  *
  * Idempotent: the assessment's id and identifier are derived from the patient, the model
  * version, the exact input versions and the feature values, so a retried or duplicated job
@@ -12,12 +13,13 @@ import { InvalidInputError, NotFoundError } from '../errors.ts';
 import { gatherPatientRecord } from '../features/gather.ts';
 import type { ValueSetIndex } from '../features/value-sets.ts';
 import type { EhrClient } from '../fhir/client-types.ts';
-import type { ModelRegistry } from '../models/types.ts';
+import type { LoadedModel, ModelRegistry } from '../models/types.ts';
 import { logger } from '../observability/logger.ts';
 import { countRequests } from '../fhir/request-counter.ts';
 import { bandsTotal, ehrRequestsPerScoring, featureMissingTotal, notApplicableTotal, scoreDistribution, scoringsTotal, stageLatency } from '../observability/metrics.ts';
 import { writeRiskAssessment } from '../writeback/write.ts';
-import { assessRecord } from './assess.ts';
+import { assessRecord, type ModelResult } from './assess.ts';
+import type { ScoreRequests } from './score-requests.ts';
 import type { ScoreJobData } from './jobs.ts';
 
 export interface ScoreProcessorDeps {
@@ -31,11 +33,12 @@ export interface ScoreProcessorDeps {
   modelTimeoutMs?: number;
   writeMode: 'put' | 'conditional-create';
   /**
-   * Remembers the identifier last written per (patient, model), so a re-scoring whose inputs did
-   * not change writes nothing (no new resource, no new version). Losing it only costs a rewrite
-   * of the same resource: correctness rests on the deterministic id.
+   * The patient's score requests and the identifier last written per model (Redis). Without it
+   * (tests) only the job's own `modelId` is scored and every result is written. Losing the
+   * last-written identifiers only costs a rewrite of the same resource: correctness rests on the
+   * deterministic id.
    */
-  lastWritten?: LastWrittenStore;
+  requests?: ScoreRequests;
   /** Called with each written assessment (tests, the demo's table). */
   onWritten?: (ra: RiskAssessment) => void;
   now?: () => Date;
@@ -46,82 +49,140 @@ const INPUT_REASONS: ReadonlySet<string> = new Set(['missing-input', 'stale-inpu
 
 export type ScoreOutcome = 'written' | 'unchanged' | 'shadow-measured' | 'not-applicable' | 'model-unavailable' | 'patient-gone';
 
-export interface LastWrittenStore {
-  get(patientId: string, modelId: string): Promise<string | undefined>;
-  set(patientId: string, modelId: string, identifier: string): Promise<void>;
+/** What one job did, per model. */
+export type PatientScoreOutcome = ReadonlyMap<string, ScoreOutcome>;
+
+/**
+ * Scores one patient with every model asked of it: one read, then each model's assessment.
+ * Requests are settled (removed) only for the models that finished; if a write failed, the job
+ * fails after settling the others, and its retry scores only what is left.
+ */
+export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps): Promise<PatientScoreOutcome> {
+  const log = logger.child({ patientId: data.patientId });
+  const state = deps.requests ? await deps.requests.read(data.patientId) : { requested: new Map<string, string>(), lastWritten: new Map<string, string>() };
+  const wanted = new Set([...state.requested.keys(), ...(data.modelId ? [data.modelId] : [])]);
+  const outcomes = new Map<string, ScoreOutcome>();
+  const settled = new Map<string, string>();
+  const settle = (modelId: string, outcome: ScoreOutcome) => {
+    outcomes.set(modelId, outcome);
+    const counter = state.requested.get(modelId);
+    if (counter !== undefined) settled.set(modelId, counter);
+  };
+
+  const models: LoadedModel[] = [];
+  for (const modelId of wanted) {
+    const model = deps.models.get(modelId);
+    if (model) models.push(model);
+    else {
+      log.warn({ model: modelId }, 'model not loaded or disabled: scoring skipped');
+      settle(modelId, 'model-unavailable');
+    }
+  }
+  const written = new Map<string, string>();
+  let failure: unknown;
+  if (models.length > 0) {
+    try {
+      failure = await scoreModels(data, models, state.lastWritten, deps, settle, written);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) {
+        for (const m of models) scoringsTotal.inc({ model: m.manifest.id, outcome: 'failed' });
+        throw err;
+      }
+      log.info('patient no longer exists on the EHR: nothing to score');
+      for (const m of models) settle(m.manifest.id, 'patient-gone');
+    }
+  }
+  await deps.requests?.settle(data.patientId, settled, written);
+  if (failure !== undefined) throw failure;
+  return outcomes;
 }
 
-export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps): Promise<ScoreOutcome> {
-  const log = logger.child({ patientId: data.patientId, model: data.modelId });
-  const model = deps.models.get(data.modelId);
-  if (!model) {
-    log.warn('model not loaded or disabled: scoring skipped');
-    return 'model-unavailable';
-  }
-  let record;
-  try {
-    record = await gatherPatientRecord(deps.ehr, data.patientId, [model.manifest], deps.valueSets);
-  } catch (err) {
-    if (err instanceof NotFoundError) {
-      log.info('patient no longer exists on the EHR: nothing to score');
-      return 'patient-gone';
-    }
-    throw err;
-  }
+/** Reads the patient once for `models`, scores each and writes what changed; returns the first write failure. */
+async function scoreModels(
+  data: ScoreJobData,
+  models: readonly LoadedModel[],
+  lastWritten: ReadonlyMap<string, string>,
+  deps: ScoreProcessorDeps,
+  settle: (modelId: string, outcome: ScoreOutcome) => void,
+  written: Map<string, string>,
+): Promise<unknown> {
+  const record = await gatherPatientRecord(deps.ehr, data.patientId, models.map((m) => m.manifest), deps.valueSets);
   const at = deps.now?.() ?? new Date();
-  const [result] = await assessRecord(record, [model], at, {
+  const results = await assessRecord(record, models, at, {
     valueSets: deps.valueSets,
     shadow: deps.shadow,
     ...(deps.modelTimeoutMs ? { timeoutMs: deps.modelTimeoutMs } : {}),
   });
-  if (!result) throw new Error('assessRecord returned no result');
   stageLatency.observe({ stage: 'scored' }, (Date.now() - data.receivedAt) / 1000);
+  let failure: unknown;
+  await Promise.all(
+    results.map(async (result) => {
+      const modelId = result.model.manifest.id;
+      try {
+        const outcome = await finishModel(data, result, lastWritten.get(modelId), deps);
+        if (outcome === 'written' && 'assessment' in result) {
+          const identifier = result.assessment.identifier?.[0]?.value;
+          if (identifier) written.set(modelId, identifier);
+        }
+        settle(modelId, outcome);
+      } catch (err) {
+        scoringsTotal.inc({ model: modelId, outcome: 'failed' });
+        failure ??= err;
+      }
+    }),
+  );
+  return failure;
+}
 
+/** One model's result: count it, and write it unless it is not applicable, measure-only or unchanged. */
+async function finishModel(data: ScoreJobData, result: ModelResult, lastIdentifier: string | undefined, deps: ScoreProcessorDeps): Promise<ScoreOutcome> {
+  const modelId = result.model.manifest.id;
+  const log = logger.child({ patientId: data.patientId, model: modelId });
   if ('notApplicable' in result) {
-    notApplicableTotal.inc({ model: data.modelId, reason: result.notApplicable.reason });
-    if (INPUT_REASONS.has(result.notApplicable.reason)) featureMissingTotal.inc({ model: data.modelId, reason: result.notApplicable.reason });
-    scoringsTotal.inc({ model: data.modelId, outcome: 'not-applicable' });
+    notApplicableTotal.inc({ model: modelId, reason: result.notApplicable.reason });
+    if (INPUT_REASONS.has(result.notApplicable.reason)) featureMissingTotal.inc({ model: modelId, reason: result.notApplicable.reason });
+    scoringsTotal.inc({ model: modelId, outcome: 'not-applicable' });
     log.info({ reason: result.notApplicable.reason }, 'model does not apply');
     return 'not-applicable';
   }
 
-  if (deps.measureOnly?.has(data.modelId)) {
-    scoringsTotal.inc({ model: data.modelId, outcome: 'shadow-measured' });
+  if (deps.measureOnly?.has(modelId)) {
+    scoringsTotal.inc({ model: modelId, outcome: 'shadow-measured' });
     const p = result.assessment.prediction?.[0];
-    bandsTotal.inc({ model: data.modelId, band: p?.qualitativeRisk?.coding?.[1]?.code ?? 'unknown' });
+    bandsTotal.inc({ model: modelId, band: p?.qualitativeRisk?.coding?.[1]?.code ?? 'unknown' });
     log.info('shadow model (measure only): scored, not written');
     return 'shadow-measured';
   }
   const identifier = result.assessment.identifier?.[0]?.value ?? '';
-  if (identifier && (await deps.lastWritten?.get(data.patientId, data.modelId)) === identifier) {
-    scoringsTotal.inc({ model: data.modelId, outcome: 'unchanged' });
+  if (identifier && lastIdentifier === identifier) {
+    scoringsTotal.inc({ model: modelId, outcome: 'unchanged' });
     log.debug('same inputs as the assessment already written: nothing to write');
     return 'unchanged';
   }
   const written = await writeRiskAssessment(deps.results, result.assessment, { mode: deps.writeMode });
-  if (identifier) await deps.lastWritten?.set(data.patientId, data.modelId, identifier);
   stageLatency.observe({ stage: 'written' }, (Date.now() - data.receivedAt) / 1000);
-  scoringsTotal.inc({ model: data.modelId, outcome: 'written' });
+  scoringsTotal.inc({ model: modelId, outcome: 'written' });
   const prediction = result.assessment.prediction?.[0];
   const band = prediction?.qualitativeRisk?.coding?.[1]?.code ?? 'unknown';
-  bandsTotal.inc({ model: data.modelId, band });
+  bandsTotal.inc({ model: modelId, band });
   const value = prediction?.probabilityDecimal ?? prediction?.extension?.[0]?.valueDecimal;
-  if (value !== undefined) scoreDistribution.observe({ model: data.modelId }, value);
+  if (value !== undefined) scoreDistribution.observe({ model: modelId }, value);
   log.info({ assessment: `RiskAssessment/${written.id}`, created: written.created, band }, 'risk assessment written');
   deps.onWritten?.(result.assessment);
   return 'written';
 }
 
 export function scoreProcessor(deps: ScoreProcessorDeps) {
-  return async (job: Job<ScoreJobData>): Promise<ScoreOutcome> => {
+  return async (job: Job<ScoreJobData>): Promise<Record<string, ScoreOutcome>> => {
     try {
       const { result, requests } = await countRequests(() => processScore(job.data, deps));
-      if (result === 'written' || result === 'unchanged') ehrRequestsPerScoring.observe(requests);
-      return result;
+      const scored = [...result.values()].filter((o) => o === 'written' || o === 'unchanged').length;
+      // One read serves every model of the job: the requests per scoring are shared among them.
+      if (scored > 0) ehrRequestsPerScoring.observe(requests / scored);
+      return Object.fromEntries(result);
     } catch (err) {
       // Input that can never succeed goes straight to the dead-letter set instead of retrying for hours.
       if (err instanceof InvalidInputError) throw new UnrecoverableError(err.message);
-      scoringsTotal.inc({ model: job.data.modelId, outcome: 'failed' });
       throw err;
     }
   };

@@ -29,7 +29,7 @@ before(async () => {
   const warm = await h.loadVectorPatient('pce-cerner-white-male-46', 'race-warm-up');
   for (let attempt = 1; ; attempt++) {
     try {
-      await processScore(job(warm), { ...worker('put'), results: new FhirKitEhrClient({ baseUrl: h.sandbox.baseUrl }) });
+      await score(job(warm), { ...worker('put'), results: new FhirKitEhrClient({ baseUrl: h.sandbox.baseUrl }) });
       break;
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= 3) throw err;
@@ -55,6 +55,11 @@ function worker(writeMode: ScoreProcessorDeps['writeMode']): ScoreProcessorDeps 
 
 function job(patientId: string): ScoreJobData {
   return { patientId, modelId: 'ascvd-pce', cause: 'write-race test', receivedAt: Date.now() };
+}
+
+/** Scores the job's one model and returns its outcome. */
+async function score(data: ScoreJobData, deps: ScoreProcessorDeps): Promise<string | undefined> {
+  return (await processScore(data, deps)).get('ascvd-pce');
 }
 
 /** What the server holds for the patient, read from the sandbox itself (not through the proxy). */
@@ -86,7 +91,7 @@ describe('two scorings of the same patient and model at once → exactly one Ris
       const patientId = await h.loadVectorPatient('pce-cerner-white-male-46', `race-one-${writeMode}`);
       const deps = worker(writeMode);
       const through = proxy.counters.createdThrough;
-      const outcomes = await Promise.all([processScore(job(patientId), deps), processScore(job(patientId), deps)]);
+      const outcomes = await Promise.all([score(job(patientId), deps), score(job(patientId), deps)]);
       assert.deepEqual(outcomes, ['written', 'written']);
       const stored = await storedFor(patientId);
       assert.equal(stored.length, 1, `exactly one RiskAssessment (have ${stored.length})`);
@@ -99,7 +104,7 @@ describe('two scorings of the same patient and model at once → exactly one Ris
     it(`${writeMode}: two workers (no shared memory) at the same moment`, async () => {
       const patientId = await h.loadVectorPatient('pce-cerner-white-male-46', `race-two-${writeMode}`);
       const through = proxy.counters.createdThrough;
-      const outcomes = await Promise.all([processScore(job(patientId), worker(writeMode)), processScore(job(patientId), worker(writeMode))]);
+      const outcomes = await Promise.all([score(job(patientId), worker(writeMode)), score(job(patientId), worker(writeMode))]);
       assert.deepEqual(outcomes, ['written', 'written']);
       const stored = await storedFor(patientId);
       assert.equal(stored.length, 1, `exactly one RiskAssessment (have ${stored.length})`);
@@ -109,7 +114,7 @@ describe('two scorings of the same patient and model at once → exactly one Ris
       }
 
       // A third scoring later finds it and adds nothing.
-      assert.equal(await processScore(job(patientId), worker(writeMode)), 'written');
+      assert.equal(await score(job(patientId), worker(writeMode)), 'written');
       assert.equal((await storedFor(patientId)).length, 1);
     });
   }
@@ -118,14 +123,14 @@ describe('two scorings of the same patient and model at once → exactly one Ris
 describe('duplicates left by an earlier race', () => {
   it('conditional-create: If-None-Exist matching two (HTTP 412) is repaired to one, the earliest', async () => {
     const patientId = await h.loadVectorPatient('pce-cerner-white-male-46', 'race-412');
-    assert.equal(await processScore(job(patientId), worker('put')), 'written');
+    assert.equal(await score(job(patientId), worker('put')), 'written');
     const [first] = await storedFor(patientId);
     assert.ok(first?.id);
     const { id: _id, meta: _meta, ...copy } = first;
     await h.fhir('POST', 'RiskAssessment', copy);
     assert.equal((await storedFor(patientId)).length, 2, 'a duplicate, as a non-atomic server leaves after a race');
 
-    assert.equal(await processScore(job(patientId), worker('conditional-create')), 'written');
+    assert.equal(await score(job(patientId), worker('conditional-create')), 'written');
     const stored = await storedFor(patientId);
     assert.deepEqual(
       stored.map((ra) => ra.id),
