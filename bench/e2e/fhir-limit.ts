@@ -1,8 +1,14 @@
 /**
- * The physical limit of benchmark 2: how many (batch read + RiskAssessment PUT) pairs per second
- * the sandbox itself serves, measured alone, with as many requests in flight as the service has
- * score-worker slots. One scoring needs exactly this pair (the read `buildPatientQuery` builds,
- * then one PUT), so no pipeline can score faster than this against the same server.
+ * The physical limit of benchmark 2: how many scorings per second the sandbox itself could serve
+ * if the pipeline took no time at all, measured alone, with as many requests in flight as the
+ * service has score-worker slots.
+ *
+ * It replays exactly the requests the pipeline sends per patient: one FHIR batch read for every
+ * model the patient's events triggered (the Bundle `buildPatientQuery` builds for those models),
+ * then one RiskAssessment PUT per model that applies. Such a cycle yields one scoring per
+ * triggered model, so the limit in scorings/s is cycles/s × triggered models. (Before scoring
+ * became per patient, one scoring was one read + one PUT; the limit follows the requests the
+ * pipeline really needs, so a cheaper request pattern never inflates the ratio.)
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,14 +16,16 @@ import type { Bundle, RiskAssessment } from 'fhir/r4.js';
 import { BUNDLED_MODELS_DIR, BUNDLED_PROFILES_DIR } from '../../src/config.ts';
 import { buildPatientQuery } from '../../src/features/gather.ts';
 import { loadValueSets } from '../../src/features/value-sets.ts';
-import { modelManifestSchema } from '../../src/models/manifest.ts';
+import { modelManifestSchema, type ModelManifest } from '../../src/models/manifest.ts';
 
 const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 
 export interface FhirLimit {
-  /** Pairs (one batch read + one PUT) completed per second. */
-  readonly pairsPerSecond: number;
-  readonly pairs: number;
+  /** Scorings per second the sandbox's request capacity allows (cycles/s × triggered models). */
+  readonly scoringsPerSecond: number;
+  /** Patient cycles (one batch read + one PUT per applicable model) per second. */
+  readonly cyclesPerSecond: number;
+  readonly cycles: number;
   readonly seconds: number;
 }
 
@@ -27,24 +35,29 @@ async function send(url: string, method: 'POST' | 'PUT', body: unknown): Promise
   if (!res.ok) throw new Error(`${method} ${url}: HTTP ${res.status}`);
 }
 
+async function manifest(modelId: string): Promise<ModelManifest> {
+  return modelManifestSchema.parse(JSON.parse(await readFile(join(BUNDLED_MODELS_DIR, modelId, 'model.json'), 'utf8')));
+}
+
 /**
- * Hammers the sandbox for `seconds` with `concurrency` loops of: the batch read of model
- * `modelId` for the next patient, then a PUT of `template` (re-addressed to that patient, under a
- * fresh id so every PUT is a create, as the pipeline's first write of an assessment is).
+ * Hammers the sandbox for `seconds` with `concurrency` loops of one patient cycle each: the batch
+ * read of `triggeredModels` for the next patient, then a PUT of each template (re-addressed to
+ * that patient, under a fresh id so every PUT is a create, as a first assessment is).
  */
 export async function measureFhirLimit(opts: {
   baseUrl: string;
   patientIds: readonly string[];
-  template: RiskAssessment;
-  modelId: string;
+  triggeredModels: readonly string[];
+  /** One written assessment per applicable model, used as the PUT bodies. */
+  templates: readonly RiskAssessment[];
   concurrency: number;
   seconds: number;
 }): Promise<FhirLimit> {
-  const manifest = modelManifestSchema.parse(JSON.parse(await readFile(join(BUNDLED_MODELS_DIR, opts.modelId, 'model.json'), 'utf8')));
+  const manifests = await Promise.all(opts.triggeredModels.map(manifest));
   const valueSets = await loadValueSets(join(BUNDLED_PROFILES_DIR, 'valuesets'));
   const queries = new Map<string, Bundle>();
   let next = 0;
-  let pairs = 0;
+  let cycles = 0;
   const started = performance.now();
   const deadline = started + opts.seconds * 1000;
   const loop = async (): Promise<void> => {
@@ -53,16 +66,21 @@ export async function measureFhirLimit(opts: {
       const patientId = opts.patientIds[n % opts.patientIds.length] as string;
       let query = queries.get(patientId);
       if (!query) {
-        query = buildPatientQuery(patientId, [manifest], valueSets);
+        query = buildPatientQuery(patientId, manifests, valueSets);
         queries.set(patientId, query);
       }
       await send(opts.baseUrl, 'POST', query);
-      const id = `limit-${n}`;
-      await send(`${opts.baseUrl}/RiskAssessment/${id}`, 'PUT', { ...opts.template, id, subject: { reference: `Patient/${patientId}` }, meta: { profile: opts.template.meta?.profile } });
-      pairs += 1;
+      // The pipeline writes a patient's assessments concurrently, as here.
+      await Promise.all(
+        opts.templates.map((template, i) => {
+          const id = `limit-${n}-${i}`;
+          return send(`${opts.baseUrl}/RiskAssessment/${id}`, 'PUT', { ...template, id, subject: { reference: `Patient/${patientId}` }, meta: { profile: template.meta?.profile } });
+        }),
+      );
+      cycles += 1;
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency }, loop));
   const seconds = (performance.now() - started) / 1000;
-  return { pairsPerSecond: pairs / seconds, pairs, seconds };
+  return { scoringsPerSecond: (cycles * opts.triggeredModels.length) / seconds, cyclesPerSecond: cycles / seconds, cycles, seconds };
 }

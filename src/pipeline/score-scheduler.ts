@@ -27,8 +27,14 @@ export class ScoreScheduler {
 
   /** Queues the patient's scoring for requests already recorded (the event worker records them with its version check). */
   async enqueue(patientId: string, cause: string, receivedAt: number): Promise<void> {
+    // The debounce window opens when the notification arrived, not when the event worker got to
+    // it: time spent in the events queue is not added to the notification → assessment latency.
+    // A tenth of the window always remains, so a backlog of one patient's events (processed
+    // moments apart) still coalesces into one scoring.
+    const waited = Math.max(0, Date.now() - receivedAt);
+    const delay = Math.max(this.debounceMs - waited, Math.round(this.debounceMs / 10));
     await this.scores.add('score', { patientId, cause, receivedAt }, {
-      delay: this.debounceMs,
+      delay,
       deduplication: { id: scoreDedupId(patientId), keepLastIfActive: true },
       attempts: JOB_ATTEMPTS,
       backoff: JOB_BACKOFF,

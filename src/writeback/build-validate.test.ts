@@ -238,6 +238,28 @@ describe('validateRiskAssessment rejects broken assessments', () => {
     assertInvalid(ra, /fra-8/);
   });
 
+  it('values of a shape that already passed are still checked (the full passes are memoized per shape)', () => {
+    validateRiskAssessment(buildPoints()); // this shape is now known
+    const badDate = buildPoints();
+    badDate.occurrenceDateTime = '2026-13-45T00:00:00Z';
+    assertInvalid(badDate, /occurrenceDateTime/);
+    const withPeriod = buildPoints();
+    withPeriod.prediction![0]!.whenPeriod = { start: '2026-01-01T00:00:00Z', end: '2026-01-02T00:00:00Z' };
+    validateRiskAssessment(withPeriod);
+    const badPeriod = structuredClone(withPeriod);
+    badPeriod.prediction![0]!.whenPeriod!.end = 'tomorrow';
+    assertInvalid(badPeriod, /whenPeriod.end: not a valid FHIR dateTime/);
+    const badCode = buildPoints();
+    badCode.status = 'final ' as RiskAssessment['status'];
+    assertInvalid(badCode, /status/);
+    const blank = buildPoints();
+    blank.prediction![0]!.outcome!.text = '  ';
+    assertInvalid(blank, /prediction.outcome.text: empty or blank string/);
+    const nan = buildPoints();
+    nan.prediction![0]!.extension![0]!.valueDecimal = Number.NaN;
+    assertInvalid(nan, /finite/);
+  });
+
   it('lists every problem in one error message', () => {
     const ra = { ...buildPoints(), subject: undefined, identifier: undefined } as unknown as RiskAssessment;
     assert.throws(() => validateRiskAssessment(ra), /identifier[\s\S]*subject/);

@@ -69,12 +69,6 @@ function loadConformance(): Conformance {
 }
 
 /**
- * Validates a RiskAssessment against FHIR R4, the fhir-risk profile and our code rules.
- * Returns the warnings (e.g. "a resource should have narrative"); throws
- * {@link RiskAssessmentValidationError} listing every error. Messages name paths and rules, never
- * values (no patient data).
- */
-/**
  * Loads the definitions now (seconds, and tens of MB transiently) so the first scoring does not
  * block the event loop while notifications are arriving. Called at start-up.
  */
@@ -83,12 +77,15 @@ export function warmUpValidation(): void {
 }
 
 /**
- * Shapes (element paths present, values left out) that already passed the profile pass.
- * @medplum/core re-parses the profile on every call (3–5 ms, a third of a scoring's CPU), while
- * our builder produces a handful of shapes per model; values are checked on every call by the
- * R4 pass and `ownChecks`. A new shape always gets the full profile pass.
+ * Shapes (element paths present, values left out) that already passed both @medplum/core passes.
+ * Those passes cost about 3 ms per assessment (a FHIRPath evaluation per element, re-parsing the
+ * profile), a fifth of the pipeline's CPU under load, while our builder produces a handful of
+ * shapes per model. A shape seen for the first time gets both full passes; a known shape has the
+ * same elements, types, cardinalities and slices, so only its values can differ, and those are
+ * checked on every call: each primitive against its FHIR format (`primitiveProblems`) and every
+ * rule of `ownChecks`. Anything wrong on a known shape re-runs both full passes for the diagnosis.
  */
-const shapesPassingProfile = new Set<string>();
+const shapesPassing = new Set<string>();
 const MAX_REMEMBERED_SHAPES = 1000;
 
 function shapeOf(value: unknown): string {
@@ -102,15 +99,45 @@ function shapeOf(value: unknown): string {
   return typeof value;
 }
 
+/** FHIR R4 primitive formats (datatypes.html#primitive) of the fields our assessments carry. */
+const PRIMITIVE_FORMATS: readonly (readonly [RegExp, RegExp, string])[] = [
+  [/(^|\.)(id)$/, /^[A-Za-z0-9\-.]{1,64}$/, 'id'],
+  [/(^|\.)(code|status)$/, /^[^\s]+( [^\s]+)*$/, 'code'],
+  [/(^|\.)(system|url|profile)$/, /^\S+$/, 'uri'],
+  [/(DateTime|^meta\.lastUpdated|Period\.(start|end))$/, /^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$/, 'dateTime'],
+];
+
+/** Problems with the primitive values of `value` (paths without indexes, e.g. `prediction.outcome.text`). */
+function primitiveProblems(value: unknown, path = ''): string[] {
+  if (Array.isArray(value)) return value.flatMap((v) => primitiveProblems(v, path));
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => primitiveProblems(v, path ? `${path}.${k}` : k));
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [`${path}: not a finite decimal`];
+  if (typeof value !== 'string') return [];
+  if (value.trim() === '') return [`${path}: empty or blank string`];
+  const format = PRIMITIVE_FORMATS.find(([field]) => field.test(path));
+  return format && !format[1].test(value) ? [`${path}: not a valid FHIR ${format[2]}`] : [];
+}
+
+/**
+ * Validates a RiskAssessment against FHIR R4, the fhir-risk profile and our code rules.
+ * Returns the warnings of a shape seen for the first time (e.g. "a resource should have narrative");
+ * throws
+ * {@link RiskAssessmentValidationError} listing every error. Messages name paths and rules, never
+ * values (no patient data).
+ */
 export function validateRiskAssessment(ra: RiskAssessment): readonly string[] {
   const { profile, riskBandCodes } = loadConformance();
-  const errors: string[] = [];
-  const warnings: string[] = [];
   const shape = shapeOf(ra);
   const own = ownChecks(ra, riskBandCodes);
-  const layers: (readonly ['FHIR R4' | 'profile', MedplumValidatorOptions | undefined])[] = [['FHIR R4', undefined]];
-  // The profile pass runs for a new shape, and whenever something is wrong (the full diagnosis).
-  if (!shapesPassingProfile.has(shape) || own.length > 0) layers.push(['profile', { profile } as MedplumValidatorOptions]);
+  if (own.length === 0 && shapesPassing.has(shape) && primitiveProblems(ra).length === 0) return [];
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const layers = [
+    ['FHIR R4', undefined],
+    ['profile', { profile } as MedplumValidatorOptions],
+  ] as const;
   for (const [layer, options] of layers) {
     for (const issue of medplumIssues(ra, options)) {
       if (isKnownFalsePositive(ra, issue)) continue;
@@ -119,8 +146,8 @@ export function validateRiskAssessment(ra: RiskAssessment): readonly string[] {
       else warnings.push(line);
     }
   }
-  errors.push(...own);
-  if (errors.length === 0 && shapesPassingProfile.size < MAX_REMEMBERED_SHAPES) shapesPassingProfile.add(shape);
+  errors.push(...own, ...primitiveProblems(ra).map((p) => `FHIR R4: ${p}`));
+  if (errors.length === 0 && shapesPassing.size < MAX_REMEMBERED_SHAPES) shapesPassing.add(shape);
   if (errors.length > 0) {
     const label = `RiskAssessment${ra.id ? '/' + ra.id : ''} (model ${ra.method?.coding?.[0]?.code ?? 'unknown'})`;
     throw new RiskAssessmentValidationError([...new Set(errors)], label);
