@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --only ingest,e2e,inference] [-- --quick]`
+ * `npm run bench [-- --json] [-- --only ingest,e2e,e2e-split,inference] [-- --quick]`
  *
  * Runs the benchmarks against real parts (Redis at REDIS_URL, the sandbox FHIR server, the
  * service as a child process), prints one table, and with `--json` writes bench/results.json.
@@ -19,7 +19,7 @@ import { redisVersion } from './lib/redis.ts';
 import { table, type BenchResults } from './report.ts';
 
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url));
-const ALL = ['ingest', 'e2e', 'inference'] as const;
+const ALL = ['ingest', 'e2e', 'e2e-split', 'inference'] as const;
 
 const { values } = parseArgs({
   options: {
@@ -43,6 +43,7 @@ const e2eOptions: E2eOptions = {
   scoreDebounceMs: 2000,
   limitSeconds: quick ? 3 : 8,
   burstConcurrency: 32,
+  topology: 'start',
 };
 
 const log = (line: string): void => console.error(line);
@@ -75,6 +76,10 @@ if (only.has('ingest')) {
 if (only.has('e2e')) {
   log('2. end to end (+ 4. memory)');
   results.e2e = await runE2eBench(e2eOptions, log);
+}
+if (only.has('e2e-split')) {
+  log('2b. end to end with the Helm chart\'s topology: one `serve` and one `worker` process');
+  results.e2eSplit = await runE2eBench({ ...e2eOptions, topology: 'split' }, log);
 }
 if (only.has('inference')) {
   log('3. inference');

@@ -35,6 +35,50 @@ export interface E2eOptions {
   limitSeconds: number;
   /** Notifications in flight during the burst. */
   burstConcurrency: number;
+  topology: Topology;
+}
+
+/**
+ * How the service runs: `start` is API and workers in one process (one core at most); `split` is
+ * one `serve` and one `worker` process, the Helm chart's api and worker Deployments.
+ */
+export type Topology = 'start' | 'split';
+
+/** The running service, whatever its topology. */
+interface Deployment {
+  /** Where notifications go (the API). */
+  readonly notifyUrl: string;
+  /** Whose /metrics counts the scorings (the workers). */
+  readonly metricsUrl: string;
+  /** CPU ms of all its processes. */
+  cpuMs(): number;
+  peakRssMiB(): Record<string, number>;
+  stop(): Promise<void>;
+}
+
+async function startDeployment(
+  topology: Topology,
+  start: (command: 'start' | 'serve' | 'worker', name: string) => Promise<ServiceChild>,
+): Promise<Deployment> {
+  const parts: [string, ServiceChild][] = [];
+  try {
+    if (topology === 'start') parts.push(['start', await start('start', 'e2e-service')]);
+    else parts.push(['serve', await start('serve', 'e2e-api')], ['worker', await start('worker', 'e2e-worker')]);
+  } catch (err) {
+    await Promise.all(parts.map(([, p]) => p.child.stop()));
+    throw err;
+  }
+  const [, api] = parts[0] as [string, ServiceChild];
+  const [, workers] = parts.at(-1) as [string, ServiceChild];
+  return {
+    notifyUrl: api.url,
+    metricsUrl: workers.url,
+    cpuMs: () => parts.reduce((sum, [, p]) => sum + p.child.cpuMs(), 0),
+    peakRssMiB: () => Object.fromEntries(parts.map(([name, p]) => [name, p.child.peakRssMiB()])),
+    stop: async () => {
+      await Promise.all(parts.map(([, p]) => p.child.stop()));
+    },
+  };
 }
 
 export interface E2eResult {
@@ -76,7 +120,11 @@ export interface E2eResult {
    */
   readonly cpuMsPerScoring: { readonly service: number; readonly sandbox: number };
   readonly latency: { readonly samples: number; readonly p50Ms: number; readonly p95Ms: number; readonly maxMs: number; readonly goalP95Ms: number };
+  /** `start`: one process; `split`: `serve` + `worker`, as the Helm chart deploys them. */
+  readonly topology: Topology;
+  /** Sum over the processes of the deployment. */
   readonly peakRssMiB: number;
+  readonly peakRssByProcessMiB: Record<string, number>;
   /** The service's memory once the e2e is done (its own /metrics): what is live vs what the peak was. */
   readonly memoryAtEnd: { readonly rssMiB: number; readonly heapUsedMiB: number; readonly heapTotalMiB: number; readonly externalMiB: number };
 }
@@ -140,7 +188,7 @@ function diffCounters(after: Record<string, number>, before: Record<string, numb
 export async function runE2eBench(opts: E2eOptions, log: (line: string) => void): Promise<E2eResult> {
   const prefix = uniquePrefix('e2e');
   const sandbox = await startSandboxProcess();
-  let service: ServiceChild | undefined;
+  let service: Deployment | undefined;
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queues = [EVENTS_QUEUE, SCORES_QUEUE].map((name) => new Queue(name, { connection, prefix }));
   try {
@@ -151,43 +199,41 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
     await loadPatients(sandbox.baseUrl, [...burstPatients, ...latencyPatients, ...warmupPatients]);
     log(`  e2e: loaded ${burstPatients.length + latencyPatients.length + 1} patients in ${round((performance.now() - t) / 1000)} s`);
 
-    service = await startServiceChild('start', {
-      name: 'e2e-service',
-      fhirBaseUrl: sandbox.baseUrl,
-      queuePrefix: prefix,
-      env: {
-        WORKER_CONCURRENCY: String(opts.workerConcurrency),
-        SCORE_DEBOUNCE_MS: String(opts.scoreDebounceMs),
-        // BENCH_SERVICE_NODE_OPTIONS: node flags for the service only (e.g. --max-old-space-size=128).
-        ...(process.env.BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS } : {}),
-      },
-      // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the service (open it in Chrome DevTools).
-      ...(process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] } : {}),
-    });
+    const serviceEnv = {
+      WORKER_CONCURRENCY: String(opts.workerConcurrency),
+      SCORE_DEBOUNCE_MS: String(opts.scoreDebounceMs),
+      // BENCH_SERVICE_NODE_OPTIONS: node flags for the service only (e.g. --max-old-space-size=128).
+      ...(process.env.BENCH_SERVICE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_SERVICE_NODE_OPTIONS } : {}),
+    };
+    // BENCH_CPU_PROF=<dir>: write V8 CPU profiles of the service (open them in Chrome DevTools).
+    const nodeArgs = process.env.BENCH_CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] } : {};
+    service = await startDeployment(opts.topology, (command, name) =>
+      startServiceChild(command, { name, fhirBaseUrl: sandbox.baseUrl, queuePrefix: prefix, env: serviceEnv, ...nodeArgs }),
+    );
 
     // ---- warm-up: the first scoring of a process pays one-off costs (see coldStartMs)
     const warm = warmupPatients[0] as BenchPatient;
-    const warmSentAt = await notify(service.url, { patientId: warm.id, observation: warm.observations.tc, version: 1 });
+    const warmSentAt = await notify(service.notifyUrl, { patientId: warm.id, observation: warm.observations.tc, version: 1 });
     const warmWrites = await waitForAssessments(sandbox, queues, new Set([`Patient/${warm.id}`]), APPLICABLE_MODELS.length, 60_000);
     const coldStartMs = Math.min(...warmWrites.map((w) => w.at)) - warmSentAt - opts.scoreDebounceMs;
-    const metricsBefore = await (await fetch(`${service.url}/metrics`)).text();
+    const metricsBefore = await (await fetch(`${service.metricsUrl}/metrics`)).text();
 
     // ---- burst
     const notifications = burstNotifications(burstPatients, opts.notificationsPerPatient);
     const burstSubjects = new Set(burstPatients.map((p) => `Patient/${p.id}`));
     const expected = burstPatients.length * APPLICABLE_MODELS.length;
     const before = await sandbox.counters();
-    const cpuBefore = { service: service.child.cpuMs(), sandbox: sandbox.child.cpuMs() };
+    const cpuBefore = { service: service.cpuMs(), sandbox: sandbox.child.cpuMs() };
     await sandbox.mark();
     retried.count = 0;
     const burstStart = Date.now();
-    const burstSendSeconds = await notifyAll(service.url, notifications, opts.burstConcurrency);
+    const burstSendSeconds = await notifyAll(service.notifyUrl, notifications, opts.burstConcurrency);
     log(`  e2e: ${notifications.length} notifications sent in ${round(burstSendSeconds)} s; waiting for ${expected} assessments`);
     const burstWrites = await waitForAssessments(sandbox, queues, burstSubjects, expected, 180_000);
     const after = await sandbox.counters();
-    const cpuMs = { service: service.child.cpuMs() - cpuBefore.service, sandbox: sandbox.child.cpuMs() - cpuBefore.sandbox };
+    const cpuMs = { service: service.cpuMs() - cpuBefore.service, sandbox: sandbox.child.cpuMs() - cpuBefore.sandbox };
     const window = await sandbox.window();
-    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    const metrics = await (await fetch(`${service.metricsUrl}/metrics`)).text();
     const lastWriteAt = Math.max(...burstWrites.map((w) => w.at));
     const scoringsByOutcome = Object.fromEntries(
       ['written', 'unchanged', 'not-applicable', 'failed'].map((o) => {
@@ -238,7 +284,7 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
       observation: p.observations[TRIGGER_SUFFIXES[i % TRIGGER_SUFFIXES.length] as (typeof TRIGGER_SUFFIXES)[number]],
       version: 1,
     }));
-    const sentAt = await notifyAtRate(service.url, latencyList, opts.latencyRatePerSecond);
+    const sentAt = await notifyAtRate(service.notifyUrl, latencyList, opts.latencyRatePerSecond);
     const latencySubjects = new Set(latencyPatients.map((p) => `Patient/${p.id}`));
     await waitForAssessments(sandbox, queues, latencySubjects, latencyPatients.length * APPLICABLE_MODELS.length, 60_000);
     const latencies = (await sandbox.writes(writesBefore))
@@ -246,8 +292,9 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
       .map((w) => w.at - (sentAt.get(w.subject.slice('Patient/'.length)) ?? Number.NaN))
       .filter(Number.isFinite);
 
-    const peakRssMiB = service.child.peakRssMiB();
-    const finalMetrics = await (await fetch(`${service.url}/metrics`)).text();
+    const peakRssByProcessMiB = service.peakRssMiB();
+    const peakRssMiB = Object.values(peakRssByProcessMiB).reduce((a, b) => a + b, 0);
+    const finalMetrics = await (await fetch(`${service.metricsUrl}/metrics`)).text();
     const mib = (name: string) => round(sumMetric(finalMetrics, name) / 1048576);
     const memoryAtEnd = {
       rssMiB: mib('fhir_risk_process_resident_memory_bytes'),
@@ -255,7 +302,7 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
       heapTotalMiB: mib('fhir_risk_nodejs_heap_size_total_bytes'),
       externalMiB: mib('fhir_risk_nodejs_external_memory_bytes'),
     };
-    await service.child.stop();
+    await service.stop();
     service = undefined;
 
     // ---- the limit, alone (service stopped): the same requests per patient as the burst needed
@@ -311,11 +358,13 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
         maxMs: Math.round(Math.max(...latencies)),
         goalP95Ms: opts.scoreDebounceMs + 250,
       },
+      topology: opts.topology,
       peakRssMiB: round(peakRssMiB),
+      peakRssByProcessMiB: Object.fromEntries(Object.entries(peakRssByProcessMiB).map(([k, v]) => [k, round(v)])),
       memoryAtEnd,
     };
   } finally {
-    await service?.child.stop();
+    await service?.stop();
     await Promise.all(queues.map((q) => q.close()));
     connection.disconnect();
     await sandbox.close();

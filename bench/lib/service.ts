@@ -34,7 +34,7 @@ export function buildService(): void {
 }
 
 export async function startServiceChild(
-  command: 'start' | 'serve',
+  command: 'start' | 'serve' | 'worker',
   opts: { name: string; fhirBaseUrl: string; queuePrefix: string; env?: Record<string, string>; nodeArgs?: string[] },
 ): Promise<ServiceChild> {
   buildService();
