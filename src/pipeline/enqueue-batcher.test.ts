@@ -30,14 +30,14 @@ const job = (id: string, name = 'changed'): Job => ({ name, data: {} as EventJob
 describe('EnqueueBatcher', () => {
   it('stores what concurrent requests enqueue in one turn with one addBulk, and resolves each', async () => {
     const { calls, queue } = recordingQueue();
-    const batcher = new EnqueueBatcher(queue, 1000);
+    const batcher = new EnqueueBatcher<Job>((jobs) => queue.addBulk([...jobs]), 1000);
     await Promise.all([batcher.write([job('a')]), batcher.write([job('b'), job('c')]), batcher.write([job('d')])]);
     assert.deepEqual(calls, [['a', 'b', 'c', 'd']]);
   });
 
   it('does not resolve a request before the write holding its jobs is answered', async () => {
     const { queue } = recordingQueue('hang');
-    const batcher = new EnqueueBatcher(queue, 50);
+    const batcher = new EnqueueBatcher<Job>((jobs) => queue.addBulk([...jobs]), 50);
     let settled = false;
     const pending = batcher.write([job('a')]).finally(() => (settled = true));
     await new Promise((r) => setTimeout(r, 20));
@@ -47,7 +47,7 @@ describe('EnqueueBatcher', () => {
 
   it('a failing batch fails only the request that cannot be stored', async () => {
     const { calls, queue } = recordingQueue();
-    const batcher = new EnqueueBatcher(queue, 1000);
+    const batcher = new EnqueueBatcher<Job>((jobs) => queue.addBulk([...jobs]), 1000);
     const results = await Promise.allSettled([batcher.write([job('a')]), batcher.write([job('x', 'poison')]), batcher.write([job('b')])]);
     assert.deepEqual(
       results.map((r) => r.status),
@@ -58,7 +58,7 @@ describe('EnqueueBatcher', () => {
 
   it('on a timeout every request of the batch fails at once (no retry against a Redis that does not answer)', async () => {
     const { calls, queue } = recordingQueue('hang');
-    const batcher = new EnqueueBatcher(queue, 30);
+    const batcher = new EnqueueBatcher<Job>((jobs) => queue.addBulk([...jobs]), 30);
     const results = await Promise.allSettled([batcher.write([job('a')]), batcher.write([job('b')])]);
     assert.deepEqual(
       results.map((r) => r.status),
@@ -69,7 +69,7 @@ describe('EnqueueBatcher', () => {
 
   it('flushes at once when a batch reaches maxJobs', async () => {
     const { calls, queue } = recordingQueue();
-    const batcher = new EnqueueBatcher(queue, 1000, 3);
+    const batcher = new EnqueueBatcher<Job>((jobs) => queue.addBulk([...jobs]), 1000, 3);
     await Promise.all([batcher.write([job('a'), job('b')]), batcher.write([job('c')]), batcher.write([job('d')])]);
     assert.deepEqual(calls, [['a', 'b', 'c'], ['d']]);
   });

@@ -1,10 +1,12 @@
 /**
- * Event worker: one stored ResourceEvent → zero or more debounced scoring jobs.
+ * Event worker: one stored ResourceEvent → zero or more debounced scoring jobs, for the events
+ * ingress cannot score directly (id-only notifications, deletes, entered-in-error).
  *
  * Steps: drop versions older than one already processed; fetch the resource when the
  * notification carried none (always from FHIR_BASE_URL, by Type/id); find its patient; match
- * model triggers; schedule one scoring per (patient, model). Deletes and entered-in-error
- * resources withdraw the assessments they fed and re-score without them.
+ * model triggers; record a score request per (patient, model) and queue the patient's scoring.
+ * Deletes and entered-in-error resources withdraw the assessments they fed and re-score without
+ * them.
  *
  * Correctness never depends on the stale check: a scoring always reads the patient's current
  * data, so processing an older event only costs a redundant (deduplicated) scoring.
@@ -38,8 +40,8 @@ export async function processEvent(data: EventJobData, deps: EventProcessorDeps)
   const seen = { ...(data.versionId ? { versionId: data.versionId } : {}), ...(data.lastUpdated ? { lastUpdated: data.lastUpdated } : {}) };
   const cause = data.versionId ? `${ref}/_history/${data.versionId}` : ref;
 
-  // The common case (the notification carried the resource): version check, the resource's
-  // patient and the score requests in one Redis step, then the patient's debounced job.
+  // Ingress stores events that carried their resource directly (event-sink.ts); such an events
+  // job is one queued before that path existed (an upgrade with a backlog): same steps.
   if (data.patientId && data.models && data.models.length > 0 && data.action !== 'delete' && !data.enteredInError) {
     if (!(await deps.index.claim(ref, seen, { patientId: data.patientId, models: data.models }))) {
       log.debug('older than a version already processed: dropped');

@@ -100,6 +100,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const sink: RedisEventSink = new RedisEventSink({
     events,
     triggers,
+    direct: { index: new ResourceIndex(producer, prefix), scheduler },
     onSweepRequested: async (reason) => {
       logger.info({ reason }, 'reconciliation sweep requested');
       void runSweep({ ehr: options.ehr, sink, models: options.models, valueSets: options.valueSets, redis: producer, prefix }).catch(

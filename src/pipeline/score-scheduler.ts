@@ -25,21 +25,32 @@ export class ScoreScheduler {
     await this.enqueue(patientId, cause, receivedAt);
   }
 
-  /** Queues the patient's scoring for requests already recorded (the event worker records them with its version check). */
+  /** Queues the patient's scoring for requests already recorded (ingress and the event worker record them with the version check). */
   async enqueue(patientId: string, cause: string, receivedAt: number): Promise<void> {
-    // The debounce window opens when the notification arrived, not when the event worker got to
-    // it: time spent in the events queue is not added to the notification → assessment latency.
-    // A tenth of the window always remains, so a backlog of one patient's events (processed
-    // moments apart) still coalesces into one scoring.
-    const waited = Math.max(0, Date.now() - receivedAt);
-    const delay = Math.max(this.debounceMs - waited, Math.round(this.debounceMs / 10));
-    await this.scores.add('score', { patientId, cause, receivedAt }, {
-      delay,
-      deduplication: { id: scoreDedupId(patientId), keepLastIfActive: true },
-      attempts: JOB_ATTEMPTS,
-      backoff: JOB_BACKOFF,
-      removeOnComplete: KEEP_COMPLETED_SCORES,
-      removeOnFail: KEEP_FAILED,
-    });
+    await this.enqueueMany([{ patientId, cause, receivedAt }]);
+  }
+
+  /** {@link enqueue} for many patients in one round trip. */
+  async enqueueMany(scorings: readonly { patientId: string; cause: string; receivedAt: number }[]): Promise<void> {
+    if (scorings.length === 0) return;
+    const now = Date.now();
+    await this.scores.addBulk(
+      scorings.map(({ patientId, cause, receivedAt }) => ({
+        name: 'score',
+        data: { patientId, cause, receivedAt },
+        opts: {
+          // The debounce window opens when the notification arrived, not when it was dequeued:
+          // time spent in the events queue is not added to the notification → assessment
+          // latency. A tenth of the window always remains, so a backlog of one patient's events
+          // (processed moments apart) still coalesces into one scoring.
+          delay: Math.max(this.debounceMs - Math.max(0, now - receivedAt), Math.round(this.debounceMs / 10)),
+          deduplication: { id: scoreDedupId(patientId), keepLastIfActive: true },
+          attempts: JOB_ATTEMPTS,
+          backoff: JOB_BACKOFF,
+          removeOnComplete: KEEP_COMPLETED_SCORES,
+          removeOnFail: KEEP_FAILED,
+        },
+      })),
+    );
   }
 }
