@@ -16,7 +16,7 @@ import { Queue } from 'bullmq';
 import type { Bundle, RiskAssessment } from 'fhir/r4.js';
 import { Redis } from 'ioredis';
 import { EVENTS_QUEUE, SCORES_QUEUE } from '../../src/pipeline/jobs.ts';
-import { deleteKeys, REDIS_URL, uniquePrefix } from '../lib/redis.ts';
+import { deleteKeys, REDIS_URL, redisCpuMs, uniquePrefix } from '../lib/redis.ts';
 import { startServiceChild, sumMetric, type ServiceChild } from '../lib/service.ts';
 import { percentile, ratio, round, sleep } from '../lib/stats.ts';
 import { measureFhirLimit } from './fhir-limit.ts';
@@ -118,7 +118,12 @@ export interface E2eResult {
    * CPU time per scoring during the burst (user + system), of the service process (ingest, event
    * worker and score worker together) and of the sandbox: which of the two is the bottleneck.
    */
-  readonly cpuMsPerScoring: { readonly service: number; readonly sandbox: number };
+  readonly cpuMsPerScoring: { readonly service: number; readonly sandbox: number; readonly redis: number; readonly loadGenerator: number };
+  /**
+   * CPU cores the burst kept busy, all parts together (service, sandbox, Redis, and this process,
+   * which sends the notifications and polls): near the machine's core count, the machine is the limit.
+   */
+  readonly coresBusy: number;
   readonly latency: { readonly samples: number; readonly p50Ms: number; readonly p95Ms: number; readonly maxMs: number; readonly goalP95Ms: number };
   /** `start`: one process; `split`: `serve` + `worker`, as the Helm chart deploys them. */
   readonly topology: Topology;
@@ -223,7 +228,11 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
     const burstSubjects = new Set(burstPatients.map((p) => `Patient/${p.id}`));
     const expected = burstPatients.length * APPLICABLE_MODELS.length;
     const before = await sandbox.counters();
-    const cpuBefore = { service: service.cpuMs(), sandbox: sandbox.child.cpuMs() };
+    const ownCpu = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const cpuBefore = { service: service.cpuMs(), sandbox: sandbox.child.cpuMs(), redis: await redisCpuMs(connection), loadGenerator: ownCpu() };
     await sandbox.mark();
     retried.count = 0;
     const burstStart = Date.now();
@@ -231,7 +240,13 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
     log(`  e2e: ${notifications.length} notifications sent in ${round(burstSendSeconds)} s; waiting for ${expected} assessments`);
     const burstWrites = await waitForAssessments(sandbox, queues, burstSubjects, expected, 180_000);
     const after = await sandbox.counters();
-    const cpuMs = { service: service.cpuMs() - cpuBefore.service, sandbox: sandbox.child.cpuMs() - cpuBefore.sandbox };
+    const cpuMs = {
+      service: service.cpuMs() - cpuBefore.service,
+      sandbox: sandbox.child.cpuMs() - cpuBefore.sandbox,
+      redis: (await redisCpuMs(connection)) - cpuBefore.redis,
+      loadGenerator: ownCpu() - cpuBefore.loadGenerator,
+    };
+    const burstSeconds = (Date.now() - burstStart) / 1000;
     const window = await sandbox.window();
     const metrics = await (await fetch(`${service.metricsUrl}/metrics`)).text();
     const lastWriteAt = Math.max(...burstWrites.map((w) => w.at));
@@ -274,7 +289,8 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
     const burstRetried503 = retried.count;
     log(
       `  e2e: burst done: ${scorings} scorings, ${assessmentsFound} assessments, ${requests} FHIR requests, window ${round(scoringWindowSeconds)} s; ` +
-        `CPU per scoring: service ${round(cpuMs.service / scorings)} ms, sandbox ${round(cpuMs.sandbox / scorings)} ms`,
+        `CPU per scoring: service ${round(cpuMs.service / scorings)} ms, sandbox ${round(cpuMs.sandbox / scorings)} ms, ` +
+        `Redis ${round(cpuMs.redis / scorings)} ms, load generator ${round(cpuMs.loadGenerator / scorings)} ms`,
     );
 
     // ---- latency at a steady rate, fresh patients (their first assessment is always a write)
@@ -350,7 +366,13 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
       ratio: ratio(scoringsPerSecond, limit.scoringsPerSecond),
       fhirRequestsPerScoring: round(requests / scorings, 2),
       fhirRequestsByInteraction: diffCounters(after.byInteraction, before.byInteraction),
-      cpuMsPerScoring: { service: round(cpuMs.service / scorings, 2), sandbox: round(cpuMs.sandbox / scorings, 2) },
+      cpuMsPerScoring: {
+        service: round(cpuMs.service / scorings, 2),
+        sandbox: round(cpuMs.sandbox / scorings, 2),
+        redis: round(cpuMs.redis / scorings, 2),
+        loadGenerator: round(cpuMs.loadGenerator / scorings, 2),
+      },
+      coresBusy: round((cpuMs.service + cpuMs.sandbox + cpuMs.redis + cpuMs.loadGenerator) / 1000 / burstSeconds, 2),
       latency: {
         samples: latencies.length,
         p50Ms: Math.round(percentile(latencies, 50)),

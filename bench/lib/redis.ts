@@ -42,3 +42,10 @@ export async function redisVersion(url = REDIS_URL): Promise<string> {
     redis.disconnect();
   }
 }
+
+/** CPU ms Redis has used so far (INFO cpu: user + system, main thread and children). */
+export async function redisCpuMs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1000;
+}
