@@ -87,9 +87,10 @@ export function rows(r: BenchResults): Row[] {
       benchmark: e.topology === 'split' ? 'memory: peak RSS of serve + worker through e2e' : 'memory: peak RSS of fhir-risk start through e2e',
       measured: `${n(e.peakRssMiB)} MiB${e.topology === 'split' ? ` (${Object.entries(e.peakRssByProcessMiB).map(([k, v]) => `${k} ${n(v)}`).join(' + ')})` : ''}`,
       limit: `at end: RSS ${n(e.memoryAtEnd.rssMiB)} MiB, V8 heap ${n(e.memoryAtEnd.heapUsedMiB)} used / ${n(e.memoryAtEnd.heapTotalMiB)} MiB`,
-      ratio: n(e.peakRssMiB / 250, 2),
-      goal: '≤ 250 MiB',
-      verdict: e.peakRssMiB <= 250 ? 'met' : 'missed',
+      ratio: e.topology === 'split' ? '' : n(e.peakRssMiB / 250, 2),
+      // The goal is for `fhir-risk start` (one process); two processes are reported for information.
+      goal: e.topology === 'split' ? '' : '≤ 250 MiB',
+      verdict: e.topology === 'split' ? 'info' : e.peakRssMiB <= 250 ? 'met' : 'missed',
     });
     out.push({
       benchmark: `e2e cold start (first scoring of a process)${where}`,

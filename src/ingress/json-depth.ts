@@ -13,6 +13,10 @@ export const MAX_JSON_DEPTH = 100;
 
 /** True when `text` nests objects/arrays deeper than `limit` (strings are skipped, escapes honoured). */
 export function exceedsJsonDepth(text: string, limit: number = MAX_JSON_DEPTH): boolean {
+  // Nesting deeper than `limit` takes more than `limit` opening brackets. Counting them with the
+  // native indexOf settles almost every notification (a few dozen brackets) for a fraction of the
+  // character scan's cost, which was a tenth of the ingest CPU.
+  if (!hasMoreOpeningBrackets(text, limit)) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -26,6 +30,17 @@ export function exceedsJsonDepth(text: string, limit: number = MAX_JSON_DEPTH): 
       if (++depth > limit) return true;
     } else if (c === 0x7d || c === 0x5d) {
       depth--;
+    }
+  }
+  return false;
+}
+
+/** True when `text` holds more than `limit` of `{` and `[` together (inside strings or not). */
+function hasMoreOpeningBrackets(text: string, limit: number): boolean {
+  let count = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1; i = text.indexOf(bracket, i + 1)) {
+      if (++count > limit) return true;
     }
   }
   return false;
