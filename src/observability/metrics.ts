@@ -17,7 +17,7 @@ export const notificationsTotal = new Counter({
 
 export const eventsTotal = new Counter({
   name: 'fhir_risk_events_total',
-  help: 'Resource events processed by the event worker, by outcome (scheduled, stale, no-model, deleted, not-found)',
+  help: 'Resource events processed, by ingress (notifications that carried their resource) or the event worker, by outcome (scheduled, stale, no-model, no-patient, withdrawn)',
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
@@ -69,8 +69,8 @@ export const ehrRequests = new Histogram({
 
 export const ehrRequestsPerScoring = new Histogram({
   name: 'fhir_risk_ehr_requests_per_scoring',
-  help: 'EHR HTTP requests one scoring needed (read + write)',
-  buckets: [1, 2, 3, 4, 6, 10, 20],
+  help: 'EHR HTTP requests per (patient, model) scored: a scoring job\'s requests (one read for all its models + the writes) divided by the models it scored',
+  buckets: [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 10, 20],
   registers: [registry],
 });
 
