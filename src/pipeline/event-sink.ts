@@ -9,9 +9,9 @@
  * - The notification carried the resource (its patient and the models it triggers are known):
  *   the event worker would have nothing to do but the version check and queueing the scoring, so
  *   ingress does both itself: the version check and the patient's score requests in one Lua
- *   script per event (pipelined per batch), then the patient's debounced scoring job. Under a
- *   burst this halves the service's CPU per notification (no events job to add, fetch, run and
- *   complete).
+ *   script per event (pipelined per batch), then the patient's debounced scoring job. No events
+ *   job is added, fetched, run and completed for it: in the e2e benchmark's burst the service's
+ *   CPU per scoring fell from 4.5 to 3.8 ms (BENCHMARKS.md).
  * - Everything else (id-only notifications that need an EHR read, deletes, entered-in-error,
  *   resources without a patient) becomes an events job, processed by the event worker.
  */
