@@ -258,8 +258,9 @@ export async function runE2eBench(opts: E2eOptions, log: (line: string) => void)
     );
     const scorings = Object.values(scoringsByOutcome).reduce((a, b) => a + b, 0);
     // Which models the burst triggered (the limit replays a read for exactly these).
+    const modelsCounted = new Set([...metrics.matchAll(/^fhir_risk_scorings_total\{[^}]*model="([^"]+)"/gm)].map((m) => m[1] as string));
     const scoringsByModel = Object.fromEntries(
-      ['ascvd-pce', 'prevent-cvd', 'news2', 'qsofa', 'cha2ds2-vasc']
+      [...modelsCounted]
         .map((m) => [m, sumMetric(metrics, 'fhir_risk_scorings_total', { key: 'model', value: m }) - sumMetric(metricsBefore, 'fhir_risk_scorings_total', { key: 'model', value: m })])
         .filter(([, n]) => (n as number) > 0),
     ) as Record<string, number>;

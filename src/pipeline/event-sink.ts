@@ -8,8 +8,8 @@
  * Two paths:
  * - The notification carried the resource (its patient and the models it triggers are known):
  *   the event worker would have nothing to do but the version check and queueing the scoring, so
- *   ingress does both itself: the version check and the patient's score requests in one Lua
- *   script per event (pipelined per batch), then the patient's debounced scoring job. No events
+ *   ingress does both itself: the version checks and the patients' score requests of a batch in
+ *   one Lua script call, then the patients' debounced scoring jobs in one addBulk. No events
  *   job is added, fetched, run and completed for it: in the e2e benchmark's burst the service's
  *   CPU per scoring fell from 4.5 to 3.8 ms (BENCHMARKS.md).
  * - Everything else (id-only notifications that need an EHR read, deletes, entered-in-error,
@@ -22,7 +22,7 @@ import { QueueUnavailableError } from '../errors.ts';
 import type { EnqueueResult, EventSink, ResourceEvent } from '../ingress/resource-event.ts';
 import { logger } from '../observability/logger.ts';
 import { eventsTotal, stageLatency } from '../observability/metrics.ts';
-import { JOB_ATTEMPTS, JOB_BACKOFF, KEEP_COMPLETED_EVENTS, KEEP_FAILED, eventJobId, type EventJobData } from './jobs.ts';
+import { JOB_ATTEMPTS, JOB_BACKOFF, KEEP_COMPLETED_EVENTS, KEEP_FAILED, eventIdentity, eventJobId, type EventJobData } from './jobs.ts';
 import type { ResourceIndex, ScoringAsk, SeenVersion } from './resource-index.ts';
 import type { ScoreScheduler } from './score-scheduler.ts';
 
@@ -205,7 +205,7 @@ export class RedisEventSink implements EventSink {
   private async storeDirect(events: readonly DirectEvent[]): Promise<void> {
     const { index, scheduler } = this.options.direct;
     // The requests must be stored before the job that reads them: two steps, in this order.
-    const fresh = await index.claimMany(events.map((e) => ({ ref: e.ref, seen: e.seen, ask: e.ask })));
+    const fresh = await index.claimMany(events);
     const byPatient = new Map<string, DirectEvent>();
     for (const [i, e] of events.entries()) {
       // One job per patient per batch; the earliest notification opens the debounce window.
@@ -251,12 +251,5 @@ export class RedisEventSink implements EventSink {
 /** The direct path's event, when the notification carried everything the event worker would need. */
 function directEvent(data: EventJobData): DirectEvent | undefined {
   if (data.action === 'delete' || data.enteredInError || !data.patientId || !data.models || data.models.length === 0) return undefined;
-  const ref = `${data.resourceType}/${data.id}`;
-  return {
-    ref,
-    seen: { ...(data.versionId ? { versionId: data.versionId } : {}), ...(data.lastUpdated ? { lastUpdated: data.lastUpdated } : {}) },
-    ask: { patientId: data.patientId, models: data.models },
-    cause: data.versionId ? `${ref}/_history/${data.versionId}` : ref,
-    receivedAt: data.receivedAt,
-  };
+  return { ...eventIdentity(data), ask: { patientId: data.patientId, models: data.models }, receivedAt: data.receivedAt };
 }

@@ -16,7 +16,7 @@ import type { FhirResource } from 'fhir/r4.js';
 import type { EhrClient } from '../fhir/client-types.ts';
 import { logger } from '../observability/logger.ts';
 import { eventsTotal } from '../observability/metrics.ts';
-import type { EventJobData, ScoreJobData } from './jobs.ts';
+import { eventIdentity, type EventJobData, type ScoreJobData } from './jobs.ts';
 import type { TriggerMatcher } from './event-sink.ts';
 import type { ResourceIndex } from './resource-index.ts';
 import type { ScoreScheduler } from './score-scheduler.ts';
@@ -35,22 +35,12 @@ export interface EventProcessorDeps {
 export type EventOutcome = 'scheduled' | 'stale' | 'no-model' | 'no-patient' | 'withdrawn';
 
 export async function processEvent(data: EventJobData, deps: EventProcessorDeps): Promise<EventOutcome> {
-  const ref = `${data.resourceType}/${data.id}`;
+  const { ref, seen, cause } = eventIdentity(data);
   const log = logger.child({ ref, version: data.versionId, style: data.style });
-  const seen = { ...(data.versionId ? { versionId: data.versionId } : {}), ...(data.lastUpdated ? { lastUpdated: data.lastUpdated } : {}) };
-  const cause = data.versionId ? `${ref}/_history/${data.versionId}` : ref;
 
-  // Ingress stores events that carried their resource directly (event-sink.ts); such an events
-  // job is one queued before that path existed (an upgrade with a backlog): same steps.
-  if (data.patientId && data.models && data.models.length > 0 && data.action !== 'delete' && !data.enteredInError) {
-    if (!(await deps.index.claim(ref, seen, { patientId: data.patientId, models: data.models }))) {
-      log.debug('older than a version already processed: dropped');
-      return 'stale';
-    }
-    await deps.scheduler.enqueue(data.patientId, cause, data.receivedAt);
-    return 'scheduled';
-  }
-
+  // Events that carried their resource are stored by ingress without an events job
+  // (event-sink.ts); one queued before that path existed (an upgrade with a backlog) takes the
+  // steps below like any other.
   if (!(await deps.index.claim(ref, seen))) {
     log.debug('older than a version already processed: dropped');
     return 'stale';

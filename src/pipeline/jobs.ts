@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { DeliveryStyle, ResourceAction } from '../ingress/resource-event.ts';
 import { RETRY_AFTER_BACKOFF } from './backoff.ts';
+import type { SeenVersion } from './resource-index.ts';
 
 export const EVENTS_QUEUE = 'events';
 export const SCORES_QUEUE = 'scores';
@@ -62,6 +63,23 @@ export function eventJobId(e: Pick<EventJobData, 'resourceType' | 'id' | 'versio
   const raw = `${e.resourceType}-${e.id}-${discriminator}${e.action === 'delete' ? '-deleted' : ''}`;
   // BullMQ forbids ':' in custom ids; FHIR ids and versions never contain it, timestamps do.
   return raw.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/**
+ * What identifies the change an event stands for: the resource reference, the version seen (for
+ * the stale check) and the scoring's `cause` (ids only). Ingress and the event worker both use it.
+ */
+export function eventIdentity(e: Pick<EventJobData, 'resourceType' | 'id' | 'versionId' | 'lastUpdated'>): {
+  ref: string;
+  seen: SeenVersion;
+  cause: string;
+} {
+  const ref = `${e.resourceType}/${e.id}`;
+  return {
+    ref,
+    seen: { ...(e.versionId ? { versionId: e.versionId } : {}), ...(e.lastUpdated ? { lastUpdated: e.lastUpdated } : {}) },
+    cause: e.versionId ? `${ref}/_history/${e.versionId}` : ref,
+  };
 }
 
 /** Debounce key: one pending scoring per patient. */

@@ -60,52 +60,50 @@ export type PatientScoreOutcome = ReadonlyMap<string, ScoreOutcome>;
 export async function processScore(data: ScoreJobData, deps: ScoreProcessorDeps): Promise<PatientScoreOutcome> {
   const log = logger.child({ patientId: data.patientId });
   const state = deps.requests ? await deps.requests.read(data.patientId) : { requested: new Map<string, string>(), lastWritten: new Map<string, string>() };
-  const wanted = new Set([...state.requested.keys(), ...(data.modelId ? [data.modelId] : [])]);
   const outcomes = new Map<string, ScoreOutcome>();
-  const settled = new Map<string, string>();
-  const settle = (modelId: string, outcome: ScoreOutcome) => {
-    outcomes.set(modelId, outcome);
-    const counter = state.requested.get(modelId);
-    if (counter !== undefined) settled.set(modelId, counter);
-  };
-
   const models: LoadedModel[] = [];
-  for (const modelId of wanted) {
+  for (const modelId of new Set([...state.requested.keys(), ...(data.modelId ? [data.modelId] : [])])) {
     const model = deps.models.get(modelId);
     if (model) models.push(model);
     else {
       log.warn({ model: modelId }, 'model not loaded or disabled: scoring skipped');
-      settle(modelId, 'model-unavailable');
+      outcomes.set(modelId, 'model-unavailable');
     }
   }
+
   const written = new Map<string, string>();
   let failure: unknown;
   if (models.length > 0) {
     try {
-      failure = await scoreModels(data, models, state.lastWritten, deps, settle, written);
+      for (const done of await scoreModels(data, models, state.lastWritten, deps)) {
+        if ('error' in done) {
+          failure ??= done.error;
+          continue;
+        }
+        outcomes.set(done.modelId, done.outcome);
+        if (done.writtenIdentifier) written.set(done.modelId, done.writtenIdentifier);
+      }
     } catch (err) {
       if (!(err instanceof NotFoundError)) {
         for (const m of models) scoringsTotal.inc({ model: m.manifest.id, outcome: 'failed' });
         throw err;
       }
       log.info('patient no longer exists on the EHR: nothing to score');
-      for (const m of models) settle(m.manifest.id, 'patient-gone');
+      for (const m of models) outcomes.set(m.manifest.id, 'patient-gone');
     }
   }
+  // Every model with an outcome is done; a model whose write failed keeps its request for the retry.
+  const settled = new Map([...state.requested].filter(([modelId]) => outcomes.has(modelId)));
   await deps.requests?.settle(data.patientId, settled, written);
   if (failure !== undefined) throw failure;
   return outcomes;
 }
 
-/** Reads the patient once for `models`, scores each and writes what changed; returns the first write failure. */
-async function scoreModels(
-  data: ScoreJobData,
-  models: readonly LoadedModel[],
-  lastWritten: ReadonlyMap<string, string>,
-  deps: ScoreProcessorDeps,
-  settle: (modelId: string, outcome: ScoreOutcome) => void,
-  written: Map<string, string>,
-): Promise<unknown> {
+/** One model's end in a job: its outcome (and the identifier it wrote), or the error of its write. */
+type ModelDone = { readonly modelId: string; readonly outcome: ScoreOutcome; readonly writtenIdentifier?: string } | { readonly modelId: string; readonly error: unknown };
+
+/** Reads the patient once for `models`, then scores each and writes what changed. */
+async function scoreModels(data: ScoreJobData, models: readonly LoadedModel[], lastWritten: ReadonlyMap<string, string>, deps: ScoreProcessorDeps): Promise<ModelDone[]> {
   const record = await gatherPatientRecord(deps.ehr, data.patientId, models.map((m) => m.manifest), deps.valueSets);
   const at = deps.now?.() ?? new Date();
   const results = await assessRecord(record, models, at, {
@@ -114,28 +112,26 @@ async function scoreModels(
     ...(deps.modelTimeoutMs ? { timeoutMs: deps.modelTimeoutMs } : {}),
   });
   stageLatency.observe({ stage: 'scored' }, (Date.now() - data.receivedAt) / 1000);
-  let failure: unknown;
-  await Promise.all(
-    results.map(async (result) => {
+  return Promise.all(
+    results.map(async (result): Promise<ModelDone> => {
       const modelId = result.model.manifest.id;
       try {
-        const outcome = await finishModel(data, result, lastWritten.get(modelId), deps);
-        if (outcome === 'written' && 'assessment' in result) {
-          const identifier = result.assessment.identifier?.[0]?.value;
-          if (identifier) written.set(modelId, identifier);
-        }
-        settle(modelId, outcome);
-      } catch (err) {
+        return { modelId, ...(await finishModel(data, result, lastWritten.get(modelId), deps)) };
+      } catch (error) {
         scoringsTotal.inc({ model: modelId, outcome: 'failed' });
-        failure ??= err;
+        return { modelId, error };
       }
     }),
   );
-  return failure;
 }
 
 /** One model's result: count it, and write it unless it is not applicable, measure-only or unchanged. */
-async function finishModel(data: ScoreJobData, result: ModelResult, lastIdentifier: string | undefined, deps: ScoreProcessorDeps): Promise<ScoreOutcome> {
+async function finishModel(
+  data: ScoreJobData,
+  result: ModelResult,
+  lastIdentifier: string | undefined,
+  deps: ScoreProcessorDeps,
+): Promise<{ outcome: ScoreOutcome; writtenIdentifier?: string }> {
   const modelId = result.model.manifest.id;
   const log = logger.child({ patientId: data.patientId, model: modelId });
   if ('notApplicable' in result) {
@@ -143,7 +139,7 @@ async function finishModel(data: ScoreJobData, result: ModelResult, lastIdentifi
     if (INPUT_REASONS.has(result.notApplicable.reason)) featureMissingTotal.inc({ model: modelId, reason: result.notApplicable.reason });
     scoringsTotal.inc({ model: modelId, outcome: 'not-applicable' });
     log.info({ reason: result.notApplicable.reason }, 'model does not apply');
-    return 'not-applicable';
+    return { outcome: 'not-applicable' };
   }
 
   if (deps.measureOnly?.has(modelId)) {
@@ -151,13 +147,13 @@ async function finishModel(data: ScoreJobData, result: ModelResult, lastIdentifi
     const p = result.assessment.prediction?.[0];
     bandsTotal.inc({ model: modelId, band: p?.qualitativeRisk?.coding?.[1]?.code ?? 'unknown' });
     log.info('shadow model (measure only): scored, not written');
-    return 'shadow-measured';
+    return { outcome: 'shadow-measured' };
   }
   const identifier = result.assessment.identifier?.[0]?.value ?? '';
   if (identifier && lastIdentifier === identifier) {
     scoringsTotal.inc({ model: modelId, outcome: 'unchanged' });
     log.debug('same inputs as the assessment already written: nothing to write');
-    return 'unchanged';
+    return { outcome: 'unchanged' };
   }
   const written = await writeRiskAssessment(deps.results, result.assessment, { mode: deps.writeMode });
   stageLatency.observe({ stage: 'written' }, (Date.now() - data.receivedAt) / 1000);
@@ -169,7 +165,7 @@ async function finishModel(data: ScoreJobData, result: ModelResult, lastIdentifi
   if (value !== undefined) scoreDistribution.observe({ model: modelId }, value);
   log.info({ assessment: `RiskAssessment/${written.id}`, created: written.created, band }, 'risk assessment written');
   deps.onWritten?.(result.assessment);
-  return 'written';
+  return { outcome: 'written', ...(identifier ? { writtenIdentifier: identifier } : {}) };
 }
 
 export function scoreProcessor(deps: ScoreProcessorDeps) {
