@@ -76,7 +76,7 @@ export class ScoreRequests {
     return this.redis as unknown as ScoringCommands;
   }
 
-  key(patientId: string): string {
+  private key(patientId: string): string {
     return scoreRequestsKey(this.prefix, patientId);
   }
 
